@@ -212,7 +212,9 @@ func (p *Plan) checkEdges(nodes []*node) spec.Errors {
 				}
 				if !found {
 					msg := fmt.Sprintf("%q has no output %q", in.Component, in.Output)
-					if len(outs) > 0 {
+					if sg := spec.Suggest(in.Output, outs); sg != "" {
+						msg += fmt.Sprintf("; did you mean %q?", in.Component+"."+sg)
+					} else if len(outs) > 0 {
 						msg += "; its outputs: " + strings.Join(outs, ", ")
 					} else {
 						msg += fmt.Sprintf("; write just %q", in.Component)
@@ -326,7 +328,9 @@ func (p *Plan) checkEnds(nodes []*node) spec.Errors {
 	for _, n := range nodes {
 		hasSource = hasSource || n.reg.Spec.Source
 		hasSink = hasSink || n.decl.Role == spec.RoleSink
-		for _, in := range n.inputs {
+	}
+	for _, d := range p.Config.Decls {
+		for _, in := range d.Inputs {
 			consumed[in.Component] = true
 		}
 	}

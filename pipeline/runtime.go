@@ -72,11 +72,12 @@ type Pipeline struct {
 	started time.Time
 	running atomic.Bool
 
-	stopOnce sync.Once
-	stopSrc  context.CancelFunc // graceful: sources stop, the rest drains
-	kill     context.CancelFunc // forced: everything stops now
-	srcCtx   context.Context
-	hardCtx  context.Context
+	stopOnce  sync.Once
+	closeOnce sync.Once
+	stopSrc   context.CancelFunc // graceful: sources stop, the rest drains
+	kill      context.CancelFunc // forced: everything stops now
+	srcCtx    context.Context
+	hardCtx   context.Context
 }
 
 // Load reads, checks and builds a pipeline file.
@@ -160,7 +161,15 @@ func Build(plan *Plan, opts ...Option) (*Pipeline, spec.Errors) {
 	return p, nil
 }
 
+// Close releases what the components' constructors opened. Run calls it
+// when it returns; call it yourself for a pipeline built but never run.
+func (p *Pipeline) Close() { p.closeAll() }
+
 func (p *Pipeline) closeAll() {
+	p.closeOnce.Do(p.closeComponents)
+}
+
+func (p *Pipeline) closeComponents() {
 	for _, n := range p.plan.nodes {
 		if c, ok := n.comp.(io.Closer); ok {
 			if err := c.Close(); err != nil {

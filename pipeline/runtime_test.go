@@ -91,7 +91,9 @@ func testRegistry(sinks map[string]*collectSink) *pipeline.Registry {
 			spec.Int("count").Default("0").Description("packets to emit, 0 = until stopped"),
 			spec.Int("batch").Default("100").Description("batch size"),
 		},
-	}, func(c *sourceConfig, bc *pipeline.BuildContext) (pipeline.Component, error) { return &counterSource{c}, nil })
+	}, func(c *sourceConfig, bc *pipeline.BuildContext) (pipeline.Component, error) {
+		return &counterSource{c}, nil
+	})
 	pipeline.RegisterIn(r, &spec.Component{
 		Name: "pass", Role: spec.RoleStage, Summary: "copy", Accepts: event.KindsOf(event.Packet), Passthrough: true,
 	}, func(c *noConfig, bc *pipeline.BuildContext) (pipeline.Component, error) { return passthrough{}, nil })

@@ -118,6 +118,13 @@ func (es FieldErrors) Error() string {
 // Suggest returns the candidate closest to s, if it is close enough to be
 // a likely typo.
 func Suggest(s string, candidates []string) string {
+	if len(s) >= 3 {
+		for _, c := range candidates {
+			if strings.HasPrefix(c, s) || strings.HasPrefix(s, c) {
+				return c
+			}
+		}
+	}
 	best, bestD := "", 1<<30
 	for _, c := range candidates {
 		d := levenshtein(strings.ToLower(s), strings.ToLower(c))
@@ -129,7 +136,7 @@ func Suggest(s string, candidates []string) string {
 	if len(s) > 8 {
 		limit = 3
 	}
-	if bestD <= limit || (best != "" && len(s) >= 3 && (strings.HasPrefix(best, s) || strings.HasPrefix(s, best))) {
+	if bestD <= limit {
 		return best
 	}
 	return ""
