@@ -43,10 +43,21 @@ type BuildContext struct {
 
 // Control is the pipeline's control plane as seen by components.
 type Control interface {
+	// Pause pauses the sources (stop-monitoring); counters are kept.
 	Pause()
+	// Resume resumes them.
 	Resume()
+	// Paused reports whether the sources are paused.
 	Paused() bool
+	// Status is a snapshot of every component.
 	Status() Status
+	// RecordEvent logs a system event and hands it to subscribers.
+	RecordEvent(e SystemEvent)
+	// Events returns the most recent system events, oldest first.
+	Events() []SystemEvent
+	// SubscribeEvents calls f for every later system event until the
+	// returned function is called. f must not block.
+	SubscribeEvents(f func(SystemEvent)) (unsubscribe func())
 }
 
 // Registration is one registered component type.

@@ -68,6 +68,7 @@ type Pipeline struct {
 	plan    *Plan
 	log     *slog.Logger
 	ctl     *controller
+	events  *eventLog
 	pools   *pools
 	started time.Time
 	running atomic.Bool
@@ -106,7 +107,7 @@ func FromConfig(cfg *config.Config, opts ...Option) (*Pipeline, spec.Errors) {
 // are reported at the component's type line.
 func Build(plan *Plan, opts ...Option) (*Pipeline, spec.Errors) {
 	o := makeOptions(opts)
-	p := &Pipeline{plan: plan, log: o.logger, ctl: newController(), pools: newPools()}
+	p := &Pipeline{plan: plan, log: o.logger, ctl: newController(), pools: newPools(), events: newEventLog()}
 	p.hardCtx, p.kill = context.WithCancel(context.Background())
 	p.srcCtx, p.stopSrc = context.WithCancel(p.hardCtx)
 	var errs spec.Errors
@@ -199,6 +200,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.started = time.Now()
 	p.running.Store(true)
 	defer p.running.Store(false)
+	p.RecordEvent(SystemEvent{Kind: "started", Message: fmt.Sprintf("pipeline %s started with %d components", p.plan.Config.File, len(p.plan.nodes))})
 	stopWatch := context.AfterFunc(ctx, p.Stop)
 	defer stopWatch()
 
@@ -228,8 +230,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}(i, n)
 	}
 	wg.Wait()
+	err := errors.Join(errs...)
+	msg := "pipeline stopped"
+	if err != nil {
+		msg = "pipeline stopped with errors: " + err.Error()
+	}
+	p.RecordEvent(SystemEvent{Kind: "stopped", Message: msg})
 	p.closeAll()
-	return errors.Join(errs...)
+	return err
 }
 
 func (p *Pipeline) runNode(ctx context.Context, n *node, env *Env) (err error) {
@@ -242,6 +250,7 @@ func (p *Pipeline) runNode(ctx context.Context, n *node, env *Env) (err error) {
 			n.stats.Errors.Add(1)
 			n.stats.SetHealth(Unhealthy, err.Error())
 			p.log.Error("component failed", "component", n.name(), "err", err)
+			p.RecordEvent(SystemEvent{Kind: "error", Component: n.name(), Message: err.Error()})
 			err = fmt.Errorf("%s: %w", n.name(), err)
 		} else {
 			err = nil
@@ -285,10 +294,29 @@ func (p *Pipeline) Kill() {
 }
 
 // Pause pauses the sources (stop-monitoring); counters are kept.
-func (p *Pipeline) Pause() { p.ctl.pause() }
+func (p *Pipeline) Pause() {
+	if !p.ctl.Paused() {
+		p.ctl.pause()
+		p.RecordEvent(SystemEvent{Kind: "paused", Message: "monitoring paused"})
+	}
+}
 
 // Resume resumes paused sources.
-func (p *Pipeline) Resume() { p.ctl.unpause() }
+func (p *Pipeline) Resume() {
+	if p.ctl.Paused() {
+		p.ctl.unpause()
+		p.RecordEvent(SystemEvent{Kind: "resumed", Message: "monitoring resumed"})
+	}
+}
+
+// RecordEvent logs a system event and hands it to subscribers.
+func (p *Pipeline) RecordEvent(e SystemEvent) { p.events.record(e) }
+
+// Events returns the most recent system events, oldest first.
+func (p *Pipeline) Events() []SystemEvent { return p.events.list() }
+
+// SubscribeEvents calls f for every later system event.
+func (p *Pipeline) SubscribeEvents(f func(SystemEvent)) func() { return p.events.subscribe(f) }
 
 // Paused reports whether the sources are paused.
 func (p *Pipeline) Paused() bool { return p.ctl.Paused() }

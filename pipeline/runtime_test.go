@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -202,6 +203,13 @@ sinks:
 	p.Stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range p.Events() {
+		kinds = append(kinds, e.Kind)
+	}
+	if got := strings.Join(kinds, ","); got != "started,paused,resumed,stopped" {
+		t.Errorf("system events %q, want started,paused,resumed,stopped", got)
 	}
 	final, _ := p.Status().Component("src")
 	if got := uint64(len(sinks["out"].seen)); got != final.EventsOut {

@@ -52,12 +52,12 @@ type ruleCfg struct {
 }
 
 type nested struct {
-	Path      string            `yaml:"path"`
-	Size      int64             `yaml:"size"`
-	Every     time.Duration     `yaml:"every"`
-	Ratio     float64           `yaml:"ratio"`
-	On        bool              `yaml:"on"`
-	Mode      string            `yaml:"mode"`
+	Path      string        `yaml:"path"`
+	Size      int64         `yaml:"size"`
+	Every     time.Duration `yaml:"every"`
+	Ratio     float64       `yaml:"ratio"`
+	On        bool          `yaml:"on"`
+	Mode      string        `yaml:"mode"`
 	Retention struct {
 		Flows time.Duration `yaml:"flows"`
 		Stats time.Duration `yaml:"stats"`
