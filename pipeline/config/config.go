@@ -260,9 +260,9 @@ func expandEnv(file string, n *yaml.Node, path string, lookup func(string) (stri
 		})
 		if expanded != n.Value {
 			n.Value = expanded
-			if n.Tag != "!!str" {
-				// Let the expanded text be typed as YAML would type it.
-				n.Tag = ""
+			if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+				// An unquoted value is typed as YAML would type the
+				// expanded text (a port number stays a number).
 				var probe yaml.Node
 				if yaml.Unmarshal([]byte(expanded), &probe) == nil && len(probe.Content) == 1 && probe.Content[0].Kind == yaml.ScalarNode {
 					n.Tag = probe.Content[0].Tag
