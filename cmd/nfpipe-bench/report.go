@@ -94,8 +94,8 @@ func (rep *report) print(w io.Writer) {
 			return fmt.Sprintf("%.0f", float64(b-a)/float64(m.Flows))
 		}
 		p("\nflow table: capture→decode→sessionize→discard, idle_timeout 24h, over %s\n", rep.rssFile)
-		p("  %s packets, %s flows, all opened within the first %s packets; paused at packet %s\n",
-			group(rep.rssTruth.Packets), group(rep.rssTruth.Flows), group(uint64(rep.rssTruth.Config.Concurrent)), group(m.AtPacket))
+		p("  %s packets, %s flows opened together at the start; paused at packet %s, where the most are open\n",
+			group(rep.rssTruth.Packets), group(rep.rssTruth.Flows), group(m.AtPacket))
 		p("  %-34s %14s\n", "active flows (sessionize gauge)", group(m.Flows))
 		p("  %-34s %14s %10s %14s\n", "", "before run", "at pause", "bytes/flow")
 		p("  %-34s %11s MB %7s MB %14s\n", "live heap (after GC)", mb(m.BaseLive), mb(m.PeakLive), per(m.BaseLive, m.PeakLive))
