@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/json"
+	"math"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -124,7 +125,9 @@ func AppendGeo(dst []byte, g *Geo) []byte {
 	str("country_code", g.CountryCode)
 	str("country", g.Country)
 	str("city", g.City)
-	if g.Lat != 0 || g.Lon != 0 {
+	// JSON has no NaN or infinity: a broken database value must not
+	// make the whole line invalid, so such a position is left out.
+	if (g.Lat != 0 || g.Lon != 0) && finite(g.Lat) && finite(g.Lon) {
 		dst = strconv.AppendFloat(appendKey(dst, "lat"), g.Lat, 'f', -1, 64)
 		dst = strconv.AppendFloat(appendKey(dst, "lon"), g.Lon, 'f', -1, 64)
 	}
@@ -139,6 +142,8 @@ func AppendGeo(dst []byte, g *Geo) []byte {
 	}
 	return append(dst, '}')
 }
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 func appendEndpoint(dst []byte, e *Endpoint) []byte {
 	dst = append(dst, `{"ip":`...)
