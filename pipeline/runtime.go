@@ -70,7 +70,7 @@ type Pipeline struct {
 	ctl     *controller
 	events  *eventLog
 	pools   *pools
-	started time.Time
+	started atomic.Int64 // unix nanoseconds; Status may read it while Run starts
 	running atomic.Bool
 
 	stopOnce  sync.Once
@@ -197,7 +197,7 @@ func (p *Pipeline) Component(name string) (Component, bool) {
 // Stop was called) and everything downstream has drained. ctx ending is
 // the same as Stop.
 func (p *Pipeline) Run(ctx context.Context) error {
-	p.started = time.Now()
+	p.started.Store(time.Now().UnixNano())
 	p.running.Store(true)
 	defer p.running.Store(false)
 	p.RecordEvent(SystemEvent{Kind: "started", Message: fmt.Sprintf("pipeline %s started with %d components", p.plan.Config.File, len(p.plan.nodes))})
@@ -323,7 +323,10 @@ func (p *Pipeline) Paused() bool { return p.ctl.Paused() }
 
 // Status returns a snapshot of every component.
 func (p *Pipeline) Status() Status {
-	st := Status{Running: p.running.Load(), Paused: p.ctl.Paused(), Started: p.started}
+	st := Status{Running: p.running.Load(), Paused: p.ctl.Paused()}
+	if ns := p.started.Load(); ns != 0 {
+		st.Started = time.Unix(0, ns)
+	}
 	for _, n := range p.plan.nodes {
 		cs := n.stats.snapshot()
 		cs.Name, cs.Type, cs.Role = n.name(), n.reg.Spec.Name, string(n.decl.Role)
