@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // sessionsResp is /api/sessions decoded.
@@ -512,6 +515,75 @@ func TestAPI(t *testing.T) {
 			getJSON(t, r.base+"/api/status", &s)
 			return s.Packets > before
 		})
+	})
+
+	t.Run("websocket", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.base, "http")+"/ws?topics=summary,sessions,events", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.CloseNow()
+		conn.SetReadLimit(1 << 24)
+		read := func() map[string]json.RawMessage {
+			_, b, err := conn.Read(ctx)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatalf("%v in %s", err, b)
+			}
+			return m
+		}
+		hello := read()
+		if string(hello["type"]) != `"hello"` || string(hello["history"]) != "false" {
+			t.Errorf("first message %v", hello)
+		}
+		var sum *Summary
+		var flows []flowJSON
+		var lastSeq uint64
+		for sum == nil || len(flows) == 0 || sum.Seq <= lastSeq+1 {
+			m := read()
+			switch string(m["type"]) {
+			case `"summary"`:
+				var s Summary
+				b, _ := json.Marshal(m)
+				if err := json.Unmarshal(b, &s); err != nil {
+					t.Fatal(err)
+				}
+				if sum == nil {
+					lastSeq = s.Seq
+				}
+				sum = &s
+			case `"sessions"`:
+				if err := json.Unmarshal(m["flows"], &flows); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if sum.Totals.Packets == 0 || sum.Monitoring != "running" || len(sum.TopTalkers) == 0 || len(sum.Protocols) == 0 || sum.Clients < 1 {
+			t.Errorf("summary %+v", sum)
+		}
+		if flows[0].ID == "" || flows[0].Client.IP == "" {
+			t.Errorf("session update %+v", flows[0])
+		}
+		// System events arrive as they happen.
+		post(t, r.base+"/api/stop-monitoring", nil)
+		post(t, r.base+"/api/start-monitoring", nil)
+		var kinds []string
+		for len(kinds) < 2 {
+			m := read()
+			if string(m["type"]) == `"event"` {
+				var ev struct{ Kind string }
+				_ = json.Unmarshal(m["event"], &ev)
+				kinds = append(kinds, ev.Kind)
+			}
+		}
+		if !slices.Equal(kinds, []string{"paused", "resumed"}) {
+			t.Errorf("events %v", kinds)
+		}
 	})
 
 	t.Run("openapi", func(t *testing.T) {

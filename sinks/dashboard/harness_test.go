@@ -127,13 +127,37 @@ var replayCaptures = []string{
 // sessionize with live updates, ipstats and the test geo stage, into a
 // dashboard on a free loopback port.
 func pipelineYAML(t testing.TB, speed string, extra string) string {
+	var files []string
+	for _, c := range replayCaptures {
+		files = append(files, corpus(t, c))
+	}
+	return pipelineOf(files, speed, "250ms", extra)
+}
+
+// samplePath is the sample capture the default pipeline replays: real
+// traces laid out over two minutes of one packet clock.
+func samplePath(t testing.TB) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "..", "examples", "sample.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("sample capture missing: %v", err)
+	}
+	return p
+}
+
+// pipelineOf replays the given captures, one capture stage each, into a
+// dashboard pushing every push interval.
+func pipelineOf(files []string, speed, push, extra string) string {
 	var b strings.Builder
 	b.WriteString("stages:\n")
 	var names []string
-	for i, c := range replayCaptures {
+	for i, f := range files {
 		name := fmt.Sprintf("cap%d", i)
 		names = append(names, name)
-		fmt.Fprintf(&b, "  %s:\n    type: capture\n    file: %q\n    speed: %s\n    loop: true\n    progress: never\n", name, corpus(t, c), speed)
+		fmt.Fprintf(&b, "  %s:\n    type: capture\n    file: %q\n    speed: %s\n    loop: true\n    progress: never\n", name, f, speed)
 	}
 	fmt.Fprintf(&b, `  decode:
     type: decode
@@ -155,8 +179,8 @@ sinks:
     type: dashboard
     inputs: [geo]
     listen: 127.0.0.1:0
-    push_interval: 250ms
-%s`, strings.Join(names, ", "), extra)
+    push_interval: %s
+%s`, strings.Join(names, ", "), push, extra)
 	return b.String()
 }
 
