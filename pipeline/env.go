@@ -20,6 +20,8 @@ type Env struct {
 	pools *pools
 	ctl   *controller
 	hard  context.Context // cancelled only on a forced stop
+	shard int             // this instance's shard, -1 when not sharded
+	cur   uint16          // shard of the input batch being processed
 }
 
 // Name is the component's name in the pipeline.
@@ -43,6 +45,7 @@ func (e *Env) Batches() iter.Seq[*event.Batch] {
 		}
 		for b := range e.in {
 			e.stats.In.Add(uint64(b.Len()))
+			e.cur = b.Shard
 			start := time.Now()
 			cont := yield(b)
 			e.stats.AddBusy(time.Since(start))
@@ -66,8 +69,20 @@ func (e *Env) Input() <-chan *event.Batch { return e.in }
 // Received counts events taken from Input.
 func (e *Env) Received(b *event.Batch) { e.stats.In.Add(uint64(b.Len())) }
 
-// NewBatch returns an empty batch from the pipeline's pool.
-func (e *Env) NewBatch(k event.Kind) *event.Batch { return e.pools.get(k) }
+// NewBatch returns an empty batch from the pipeline's pool. It carries the
+// shard of the input batch being processed (or this instance's shard), so
+// a flow's packets stay on one shard all the way down the pipeline.
+func (e *Env) NewBatch(k event.Kind) *event.Batch {
+	b := e.pools.get(k)
+	b.Shard = e.cur
+	if e.shard >= 0 {
+		b.Shard = uint16(e.shard)
+	}
+	return b
+}
+
+// Shard is this instance's index when the stage runs with shards: N, else 0.
+func (e *Env) Shard() int { return max(e.shard, 0) }
 
 // Emit sends a batch to the default output and gives up the caller's
 // hold on it. Empty batches are released without being sent.
@@ -113,9 +128,10 @@ func (ed *edge) send(hard context.Context, b *event.Batch) {
 		b.Release()
 		return
 	}
+	ch := ed.to.ins[int(b.Shard)%len(ed.to.ins)]
 	if ed.dropNew {
 		select {
-		case ed.to.in <- b:
+		case ch <- b:
 		default:
 			ed.consumer.Dropped.Add(uint64(b.Len()))
 			b.Release()
@@ -123,7 +139,7 @@ func (ed *edge) send(hard context.Context, b *event.Batch) {
 		return
 	}
 	select {
-	case ed.to.in <- b:
+	case ch <- b:
 	case <-hard.Done():
 		b.Release()
 	}

@@ -40,8 +40,10 @@ type node struct {
 	outKinds event.Kinds
 	upstream []*node // distinct producers
 	inputs   []config.Input
+	shards   int
 	// runtime
-	in         chan *event.Batch
+	instances  []Component         // one per shard; instances[0] == comp
+	ins        []chan *event.Batch // one input queue per instance
 	stats      *Stats
 	outs       map[string][]*edge
 	pendingUps int32
@@ -115,6 +117,18 @@ func Check(cfg *config.Config, opts ...Option) (*Plan, spec.Errors) {
 			dec.Errs = append(dec.Errs, posErr(cfg.File, d.Buffer, d.Path+".buffer", "a source has no input buffer; remove buffer:"))
 		}
 		dec.DecodeComponent(bf, d.Buffer, d.Path+".buffer", &n.buffer)
+		n.shards = 1
+		if d.Shards != nil {
+			sh, err := spec.ParseInt(d.Shards.Value)
+			switch {
+			case d.Shards.Kind != yaml.ScalarNode || err != nil || sh < 1 || sh > 1024:
+				dec.Errs = append(dec.Errs, posErr(cfg.File, d.Shards, d.Path+".shards", "shards must be a number from 1 to 1024"))
+			case sh > 1 && !reg.Spec.Shardable:
+				dec.Errs = append(dec.Errs, posErr(cfg.File, d.Shards, d.Path+".shards", fmt.Sprintf("a %s %s cannot be sharded; remove shards:", d.Type, d.Role)))
+			default:
+				n.shards = int(sh)
+			}
+		}
 		nodes = append(nodes, n)
 	}
 	errs := dec.Errs

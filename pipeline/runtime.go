@@ -127,12 +127,18 @@ func Build(plan *Plan, opts ...Option) (*Pipeline, spec.Errors) {
 			Lookup:  lookup,
 			Control: p,
 		}
-		comp, err := n.reg.Build(n.cfg, bc)
-		if err != nil {
-			errs = append(errs, posErr(plan.Config.File, n.decl.TypeNode, n.decl.Path, err.Error()))
-			continue
+		n.instances = nil
+		for i := 0; i < n.shards; i++ {
+			comp, err := n.reg.Build(n.cfg, bc)
+			if err != nil {
+				errs = append(errs, posErr(plan.Config.File, n.decl.TypeNode, n.decl.Path, err.Error()))
+				break
+			}
+			n.instances = append(n.instances, comp)
 		}
-		n.comp = comp
+		if len(n.instances) > 0 {
+			n.comp = n.instances[0]
+		}
 	}
 	if len(errs) > 0 {
 		p.closeAll()
@@ -143,8 +149,11 @@ func Build(plan *Plan, opts ...Option) (*Pipeline, spec.Errors) {
 	// edge per consumer and output.
 	for _, n := range plan.nodes {
 		n.outs = map[string][]*edge{}
+		n.ins = nil
 		if !n.isSource() {
-			n.in = make(chan *event.Batch, n.buffer.MaxBatches)
+			for range n.instances {
+				n.ins = append(n.ins, make(chan *event.Batch, n.buffer.MaxBatches))
+			}
 			n.pendingUps = int32(len(n.upstream))
 		}
 	}
@@ -172,9 +181,11 @@ func (p *Pipeline) closeAll() {
 
 func (p *Pipeline) closeComponents() {
 	for _, n := range p.plan.nodes {
-		if c, ok := n.comp.(io.Closer); ok {
-			if err := c.Close(); err != nil {
-				p.log.Warn("close failed", "component", n.name(), "err", err)
+		for _, comp := range n.instances {
+			if c, ok := comp.(io.Closer); ok {
+				if err := c.Close(); err != nil {
+					p.log.Warn("close failed", "component", n.name(), "err", err)
+				}
 			}
 		}
 	}
@@ -209,16 +220,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	// Reverse topological order: consumers are ready before producers.
 	for i := len(p.plan.nodes) - 1; i >= 0; i-- {
 		n := p.plan.nodes[i]
-		env := &Env{
-			name:  n.name(),
-			log:   p.log.With("component", n.name()),
-			in:    n.in,
-			stats: n.stats,
-			outs:  n.outs,
-			pools: p.pools,
-			ctl:   p.ctl,
-			hard:  p.hardCtx,
-		}
 		runCtx := p.hardCtx
 		if n.isSource() {
 			runCtx = p.srcCtx
@@ -226,7 +227,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func(i int, n *node) {
 			defer wg.Done()
-			errs[i] = p.runNode(runCtx, n, env)
+			errs[i] = p.runNode(runCtx, n)
 		}(i, n)
 	}
 	wg.Wait()
@@ -240,42 +241,79 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return err
 }
 
-func (p *Pipeline) runNode(ctx context.Context, n *node, env *Env) (err error) {
+// runNode runs every instance of a component, then tells its consumers
+// that it is done.
+func (p *Pipeline) runNode(ctx context.Context, n *node) error {
+	errs := make([]error, len(n.instances))
+	var wg sync.WaitGroup
+	for i, comp := range n.instances {
+		env := &Env{
+			name:  n.name(),
+			log:   p.log.With("component", n.name()),
+			stats: n.stats,
+			outs:  n.outs,
+			pools: p.pools,
+			ctl:   p.ctl,
+			hard:  p.hardCtx,
+			shard: -1,
+		}
+		if n.ins != nil {
+			env.in = n.ins[i]
+		}
+		if len(n.instances) > 1 {
+			env.shard = i
+			env.log = env.log.With("shard", i)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.runInstance(ctx, n, comp, env)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		n.stats.SetHealth(Unhealthy, err.Error())
+	} else {
+		n.stats.SetHealth(Stopped, "")
+	}
+	done := map[*node]bool{}
+	for _, edges := range n.outs {
+		for _, ed := range edges {
+			if !done[ed.to] {
+				done[ed.to] = true
+				if atomic.AddInt32(&ed.to.pendingUps, -1) == 0 {
+					for _, ch := range ed.to.ins {
+						close(ch)
+					}
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Pipeline) runInstance(ctx context.Context, n *node, comp Component, env *Env) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%s: panic: %v", n.name(), r)
+			err = fmt.Errorf("panic: %v", r)
 			p.log.Error("component panicked", "component", n.name(), "panic", r)
 		}
 		if err != nil && !errors.Is(err, context.Canceled) {
 			n.stats.Errors.Add(1)
-			n.stats.SetHealth(Unhealthy, err.Error())
 			p.log.Error("component failed", "component", n.name(), "err", err)
 			p.RecordEvent(SystemEvent{Kind: "error", Component: n.name(), Message: err.Error()})
 			err = fmt.Errorf("%s: %w", n.name(), err)
 		} else {
 			err = nil
-			n.stats.SetHealth(Stopped, "")
 		}
-		// Whatever happened, keep upstream from blocking on us, then tell
-		// downstream we are done.
-		if n.in != nil {
-			for b := range n.in {
+		// Whatever happened, keep upstream from blocking on us.
+		if env.in != nil {
+			for b := range env.in {
 				b.Release()
 			}
 		}
-		done := map[*node]bool{}
-		for _, edges := range n.outs {
-			for _, ed := range edges {
-				if !done[ed.to] {
-					done[ed.to] = true
-					if atomic.AddInt32(&ed.to.pendingUps, -1) == 0 {
-						close(ed.to.in)
-					}
-				}
-			}
-		}
 	}()
-	return n.comp.Run(ctx, env)
+	return comp.Run(ctx, env)
 }
 
 // Stop asks sources to stop; everything in flight drains to the sinks and
@@ -336,8 +374,9 @@ func (p *Pipeline) Status() Status {
 		for _, in := range n.inputs {
 			cs.Inputs = append(cs.Inputs, in.String())
 		}
-		if n.in != nil {
-			cs.QueueDepth, cs.QueueCap = len(n.in), cap(n.in)
+		for _, ch := range n.ins {
+			cs.QueueDepth += len(ch)
+			cs.QueueCap += cap(ch)
 		}
 		st.Components = append(st.Components, cs)
 	}

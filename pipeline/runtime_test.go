@@ -35,6 +35,7 @@ func (s *counterSource) Run(ctx context.Context, env *pipeline.Env) error {
 			return nil
 		}
 		b := env.NewBatch(event.Packet)
+		b.Shard = uint16(sent / s.cfg.Batch % 3)
 		for i := 0; i < s.cfg.Batch && (s.cfg.Count == 0 || sent < s.cfg.Count); i++ {
 			b.Packets = append(b.Packets, event.PacketRec{TS: event.Time(sent), WireLen: 100, Src: netip.MustParseAddr("10.0.0.1")})
 			sent++
@@ -49,8 +50,9 @@ func (s *counterSource) Run(ctx context.Context, env *pipeline.Env) error {
 
 // collectSink records packet timestamps.
 type collectSink struct {
-	mu   sync.Mutex
-	seen []event.Time
+	mu     sync.Mutex
+	seen   []event.Time
+	shards map[event.Time]uint16 // shard each packet arrived on
 	slow time.Duration
 }
 
@@ -59,6 +61,10 @@ func (c *collectSink) Run(ctx context.Context, env *pipeline.Env) error {
 		c.mu.Lock()
 		for _, p := range b.Packets {
 			c.seen = append(c.seen, p.TS)
+			if c.shards == nil {
+				c.shards = map[event.Time]uint16{}
+			}
+			c.shards[p.TS] = b.Shard
 		}
 		c.mu.Unlock()
 		time.Sleep(c.slow)
@@ -96,7 +102,7 @@ func testRegistry(sinks map[string]*collectSink) *pipeline.Registry {
 		return &counterSource{c}, nil
 	})
 	pipeline.RegisterIn(r, &spec.Component{
-		Name: "pass", Role: spec.RoleStage, Summary: "copy", Accepts: event.KindsOf(event.Packet), Passthrough: true,
+		Name: "pass", Role: spec.RoleStage, Summary: "copy", Accepts: event.KindsOf(event.Packet), Passthrough: true, Shardable: true,
 	}, func(c *noConfig, bc *pipeline.BuildContext) (pipeline.Component, error) { return passthrough{}, nil })
 	pipeline.RegisterIn(r, &spec.Component{
 		Name: "collect", Role: spec.RoleSink, Summary: "test sink", Accepts: event.KindsOf(event.Packet),
@@ -214,5 +220,79 @@ sinks:
 	final, _ := p.Status().Component("src")
 	if got := uint64(len(sinks["out"].seen)); got != final.EventsOut {
 		t.Errorf("sink got %d of %d emitted", got, final.EventsOut)
+	}
+}
+
+// passShard records which instance handled which input shard.
+type passShard struct {
+	mu  *sync.Mutex
+	saw map[int]map[uint16]bool
+}
+
+func (p passShard) Run(ctx context.Context, env *pipeline.Env) error {
+	for b := range env.Batches() {
+		p.mu.Lock()
+		if p.saw[env.Shard()] == nil {
+			p.saw[env.Shard()] = map[uint16]bool{}
+		}
+		p.saw[env.Shard()][b.Shard] = true
+		p.mu.Unlock()
+		out := env.NewBatch(event.Packet)
+		out.Packets = append(out.Packets, b.Packets...)
+		env.Emit(out)
+	}
+	return nil
+}
+
+func TestShardsRouteBatchesByShard(t *testing.T) {
+	sinks := map[string]*collectSink{}
+	r := testRegistry(sinks)
+	var mu sync.Mutex
+	saw := map[int]map[uint16]bool{}
+	pipeline.RegisterIn(r, &spec.Component{
+		Name: "shardpass", Role: spec.RoleStage, Summary: "copy", Accepts: event.KindsOf(event.Packet), Passthrough: true, Shardable: true,
+	}, func(c *noConfig, bc *pipeline.BuildContext) (pipeline.Component, error) { return passShard{&mu, saw}, nil })
+	cfg, errs := config.Parse("t.yaml", []byte(`
+stages:
+  src: {type: counter, count: 9000, batch: 100}
+  sp: {type: shardpass, inputs: [src], shards: 3}
+sinks:
+  out: {type: collect, inputs: [sp]}
+`), func(string) (string, bool) { return "", false })
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	p, errs := pipeline.FromConfig(cfg, pipeline.WithRegistry(r))
+	if len(errs.Fatal()) > 0 {
+		t.Fatal(errs)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(sinks["out"].seen) != 9000 {
+		t.Fatalf("sink got %d packets, want 9000", len(sinks["out"].seen))
+	}
+	for inst := 0; inst < 3; inst++ {
+		if len(saw[inst]) != 1 || !saw[inst][uint16(inst)] {
+			t.Errorf("instance %d handled shards %v, want only %d", inst, saw[inst], inst)
+		}
+	}
+	// Batches keep their shard downstream of the sharded stage.
+	for ts, sh := range sinks["out"].shards {
+		if want := uint16(int(ts) / 100 % 3); sh != want {
+			t.Fatalf("packet %d arrived on shard %d, want %d", ts, sh, want)
+		}
+	}
+}
+
+func TestShardsRejectedOnUnshardableComponents(t *testing.T) {
+	cfg, _ := config.Parse("t.yaml", []byte(`stages:
+  src: {type: counter, count: 1}
+sinks:
+  out: {type: collect, inputs: [src], shards: 2}
+`), func(string) (string, bool) { return "", false })
+	_, errs := pipeline.Check(cfg, pipeline.WithRegistry(testRegistry(map[string]*collectSink{})))
+	if got := errs.Error(); got != "t.yaml:4:47: sinks.out.shards: a collect sink cannot be sharded; remove shards:" {
+		t.Errorf("got %q", got)
 	}
 }

@@ -27,6 +27,7 @@ type Decl struct {
 	TypeNode *yaml.Node
 	Inputs   []Input
 	Buffer   *yaml.Node // the buffer: block, if any
+	Shards   *yaml.Node // the shards: value, if any
 }
 
 // Input is one entry of inputs: "name" or "name.output".
@@ -169,6 +170,8 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 					}
 				case "buffer":
 					d.Buffer = fv
+				case "shards":
+					d.Shards = fv
 				}
 			}
 			if d.TypeNode == nil {

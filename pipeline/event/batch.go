@@ -10,7 +10,12 @@ import (
 // fan-out and returned to its pool when the last holder releases it, so
 // the packet path allocates nothing in steady state.
 type Batch struct {
-	Kind    Kind
+	Kind Kind
+	// Shard routes the batch to one instance of a sharded stage. A live
+	// capture sets it to the worker that read the packets, so every
+	// packet of a flow (the kernel's fanout hash is symmetric) reaches
+	// the same decode and sessionize shard.
+	Shard   uint16
 	Frames  []Frame
 	Packets []PacketRec
 	Flows   []FlowRec
@@ -76,6 +81,7 @@ func (b *Batch) reset() {
 	clear(b.Alerts)
 	b.Alerts = b.Alerts[:0]
 	b.Arena = b.Arena[:0]
+	b.Shard = 0
 }
 
 // Pool recycles batches of one kind.

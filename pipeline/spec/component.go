@@ -57,6 +57,10 @@ type Component struct {
 	Outputs     []Output
 	Fields      []*Field
 	Examples    []Example
+	// Shardable allows `shards: N` on the stage: the engine then runs N
+	// independent instances and routes each batch by its Shard. Only for
+	// stages whose state is per flow (so a flow never spans instances).
+	Shardable bool
 	// DropWhenFull makes drop_newest the default input buffer policy, for
 	// live views that must never slow capture down.
 	DropWhenFull bool
@@ -104,7 +108,7 @@ func (c *Component) Check() error {
 }
 
 // reserved keys are handled by the engine for every component.
-var reserved = map[string]bool{"type": true, "inputs": true, "buffer": true}
+var reserved = map[string]bool{"type": true, "inputs": true, "buffer": true, "shards": true}
 
 // Reserved reports whether a key is common to every component.
 func Reserved(key string) bool { return reserved[key] }
