@@ -34,9 +34,10 @@ Fragments: the first fragment of a datagram is decoded normally and its protocol
 
 Frames that yield no packet are counted by reason and skipped. Broken input (a truncated header, an impossible header field, an IP length shorter than the headers it announces, an over-long chain of tags, labels or extension headers) and frames of a link type the stage does not read are errors. Well-formed frames that are not IP (ARP, LLDP, spanning tree, PPPoE discovery, ...) or that use an EtherType the stage does not look into are skipped without being errors. An IP or UDP length longer than the frame does not drop the packet: Wireshark counts such packets too, so the stage decodes them and counts them in length_mismatch.
 
-Batches are decoded in order, one output batch per input batch; the stage blocks when its consumers do.`,
-	Accepts: event.KindsOf(event.Raw),
-	Emits:   event.KindsOf(event.Packet),
+Batches are decoded in order, one output batch per input batch; the stage blocks when its consumers do. With shards: N, each instance has its own fragment table, so the fragments of a datagram must reach the same shard; a capture sharded by flow with fragments kept together (AF_PACKET fanout hash with defragmentation) does that.`,
+	Accepts:   event.KindsOf(event.Raw),
+	Emits:     event.KindsOf(event.Packet),
+	Shardable: true,
 	Fields: []*spec.Field{
 		spec.Int("fragment_table_size").Default("4096").Range(16, 1<<20).Adv().
 			Description("Number of fragmented datagrams whose ports are kept for their later fragments (about 80 bytes each); the oldest is replaced when the table is full."),

@@ -23,26 +23,27 @@ type sourceConfig struct {
 }
 
 func (s *frameSource) Run(ctx context.Context, env *pipeline.Env) error {
-	var frames []event.Frame
-	for _, name := range s.cfg.Files {
+	for i, name := range s.cfg.Files {
 		raw, err := os.ReadFile(filepath.Join(corpus, name))
 		if err != nil {
 			return err
 		}
-		fs, err := parseCapture(raw)
+		frames, err := parseCapture(raw)
 		if err != nil {
 			return err
 		}
-		frames = append(frames, fs...)
-	}
-	for len(frames) > 0 {
-		b := env.NewBatch(event.Raw)
-		n := min(s.cfg.Batch, len(frames))
-		for _, f := range frames[:n] {
-			b.AddFrame(f, f.Data)
+		// Each file is its own shard, as a capture sharded by flow would
+		// keep a datagram's fragments together.
+		for len(frames) > 0 {
+			b := env.NewBatch(event.Raw)
+			b.Shard = uint16(i)
+			n := min(s.cfg.Batch, len(frames))
+			for _, f := range frames[:n] {
+				b.AddFrame(f, f.Data)
+			}
+			frames = frames[n:]
+			env.Emit(b)
 		}
-		frames = frames[n:]
-		env.Emit(b)
 	}
 	return nil
 }
@@ -101,6 +102,12 @@ func load(t *testing.T, yml string, sink *collectSink) (*pipeline.Pipeline, spec
 // frames whose IPv4 total length exceeds the frame; decnet-shorthdr-oobr
 // is 15 frames of unknown EtherTypes.
 func TestStageCountsEveryOutcome(t *testing.T) {
+	for _, shards := range []string{"1", "2"} {
+		t.Run("shards "+shards, func(t *testing.T) { testStageCounts(t, shards) })
+	}
+}
+
+func testStageCounts(t *testing.T, shards string) {
 	sink := &collectSink{}
 	p, errs := load(t, `
 stages:
@@ -120,6 +127,7 @@ stages:
     type: decode
     inputs: [src]
     fragment_table_size: 64
+    shards: `+shards+`
 sinks:
   out: {type: collect, inputs: [dec]}
 `, sink)
