@@ -1,0 +1,82 @@
+# nfpipe — run `make help` for the targets. CI runs exactly `make test`.
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+BIN       := bin/nfpipe
+FUZZTIME  ?= 5s
+PKGS      := ./...
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bin/nfpipe
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/nfpipe
+
+.PHONY: run
+run: build ## Run the default pipeline (replays the bundled sample; no root, no network)
+	./$(BIN) run
+
+.PHONY: test
+test: vet fmt-check docs-check examples unit fuzz-short ## Everything CI checks: vet, format, docs, examples, tests (race), short fuzzing
+
+.PHONY: unit
+unit: ## Run all Go tests with the race detector
+	$(GO) test -race -count=1 $(PKGS)
+
+.PHONY: vet
+vet: ## go vet
+	$(GO) vet $(PKGS)
+
+.PHONY: fmt
+fmt: ## Format the code
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: fmt-check
+fmt-check: ## Fail if any file needs gofmt
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "needs gofmt:"; echo "$$out"; exit 1; fi
+
+.PHONY: examples
+examples: ## Validate every example pipeline
+	$(GO) run ./cmd/nfpipe validate --no-environment examples/*.yaml
+
+.PHONY: docs
+docs: ## Regenerate component READMEs and the README catalog from the specs
+	$(GO) run ./cmd/nfpipe docs
+
+.PHONY: docs-check
+docs-check: ## Fail if generated docs are out of date
+	$(GO) run ./cmd/nfpipe docs --check
+
+.PHONY: fuzz-short
+fuzz-short: ## Run every fuzz target briefly (FUZZTIME, default 5s each)
+	@set -e; for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for fn in $$(grep -h '^func Fuzz' $$pkg/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+	    echo "fuzz $$pkg $$fn"; \
+	    $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+.PHONY: bench
+bench: ## Print end-to-end packets/s, ns and allocations per packet, bytes per flow
+	$(GO) run ./cmd/nfpipe-bench
+
+.PHONY: gobench
+gobench: ## Run the Go micro-benchmarks of the hot path
+	$(GO) test -run='^$$' -bench=. -benchmem ./stages/... ./sinks/...
+
+.PHONY: tidy
+tidy: ## Tidy go.mod and fail if it changed
+	$(GO) mod tidy
+	git diff --exit-code go.mod go.sum
+
+.PHONY: check
+check: test ## What CI runs
+
+.PHONY: clean
+clean: ## Remove build outputs
+	rm -rf bin bench-out
