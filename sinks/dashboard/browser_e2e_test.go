@@ -169,7 +169,7 @@ func TestBrowser(t *testing.T) {
 	if !ui.Built(ui.Assets()) {
 		t.Fatal("UI assets not built: run make ui first")
 	}
-	r := startPipeline(t, pipelineOf([]string{samplePath(t)}, "realtime", "250ms", ""))
+	r := startPipeline(t, pipelineWith([]string{samplePath(t)}, "realtime", "250ms", "", true))
 	eventually(t, "traffic in the live view", func() bool {
 		var s StatusResponse
 		getJSON(t, r.base+"/api/status", &s)
@@ -186,22 +186,18 @@ func TestBrowser(t *testing.T) {
 		waitJS(t, b, "protocol bars", `document.querySelectorAll('#ov-mix .mix-row').length > 0`)
 		waitJS(t, b, "top talkers", `document.querySelectorAll('#ov-talkers tbody tr').length > 0`)
 		waitJS(t, b, "a chart with points", `document.querySelectorAll('#ov-chart canvas').length > 0`)
-		time.Sleep(2 * time.Second) // let the chart collect a few points for the picture
-		b.shot(t, "dashboard")
 	})
 
 	t.Run("sessions table filters and sorts", func(t *testing.T) {
 		b.do(t, chromedp.Navigate(r.base+"/#/sessions"), chromedp.WaitVisible(chromedp.CSS("#ss-table tbody tr.clickable")))
 		total := eval[string](t, b, `document.getElementById('ss-info').dataset.total`)
 		// Filter to UDP: every row shown is UDP, and fewer match than before.
-		b.do(t, chromedp.SetValue(chromedp.CSS("#ss-proto"), "udp"),
-			chromedp.Evaluate[chromedp.Void](`document.getElementById('ss-proto').dispatchEvent(new Event('change'))`))
+		b.do(t, chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById('ss-proto'); s.value = 'udp'; s.dispatchEvent(new Event('change')); })()`))
 		waitJS(t, b, "only UDP rows", `(() => { const rows = [...document.querySelectorAll('#ss-table tbody tr.clickable')]; return rows.length > 0 && rows.every(r => r.dataset.proto === 'udp'); })()`)
 		if got := eval[string](t, b, `document.getElementById('ss-info').dataset.total`); got == total {
 			t.Errorf("the UDP filter did not change the number of matching sessions (%s)", got)
 		}
-		b.do(t, chromedp.SetValue(chromedp.CSS("#ss-proto"), ""),
-			chromedp.Evaluate[chromedp.Void](`document.getElementById('ss-proto').dispatchEvent(new Event('change'))`))
+		b.do(t, chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById('ss-proto'); s.value = ''; s.dispatchEvent(new Event('change')); })()`))
 		waitJS(t, b, "all protocols back", `[...document.querySelectorAll('#ss-table tbody tr.clickable')].some(r => r.dataset.proto !== 'udp')`)
 		// Sort by bytes: a click gives descending order, a second ascending.
 		b.do(t, chromedp.Click(chromedp.CSS(`#ss-table th[data-col="bytes"]`)))
@@ -247,7 +243,7 @@ func TestBrowser(t *testing.T) {
 		pages := []struct{ hash, ready, shot string }{
 			{"#/talkers", "#tk-table tbody tr", "talkers"},
 			{"#/ip/" + ip, "#ip-tiles .tile", "ip"},
-			{"#/alerts", "#al-events-table tbody tr", "alerts"},
+			{"#/alerts", "#al-alerts tbody tr", "alerts"},
 			{"#/pipeline", "#dag svg g.node", "pipeline"},
 		}
 		for _, p := range pages {
@@ -255,8 +251,8 @@ func TestBrowser(t *testing.T) {
 			time.Sleep(500 * time.Millisecond)
 			b.shot(t, p.shot)
 		}
-		if n := eval[int](t, b, `document.querySelectorAll('#dag svg g.node').length`); n != 6 {
-			t.Errorf("pipeline graph has %d nodes, want 6", n)
+		if n := eval[int](t, b, `document.querySelectorAll('#dag svg g.node').length`); n != 7 {
+			t.Errorf("pipeline graph has %d nodes, want 7", n)
 		}
 	})
 
@@ -291,12 +287,14 @@ func TestBrowser(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 		b.shot(t, "map-dark")
 		b.do(t, chromedp.Evaluate[chromedp.Void](`localStorage.removeItem('nfpipe-theme')`))
+		b.do(t, chromedp.Navigate("about:blank"))
 	})
 
 	t.Run("phone width has no horizontal scroll", func(t *testing.T) {
 		b.do(t, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 		for _, hash := range []string{"#/", "#/talkers", "#/sessions", "#/map", "#/alerts", "#/pipeline"} {
-			b.do(t, chromedp.Navigate(r.base+"/"+hash), chromedp.WaitVisible(chromedp.CSS("main section, main .tiles")))
+			// A fresh load each time: a hash change alone keeps the document.
+			b.do(t, chromedp.Navigate("about:blank"), chromedp.Navigate(r.base+"/"+hash), chromedp.WaitVisible(chromedp.CSS("main section, main .tiles")))
 			time.Sleep(700 * time.Millisecond)
 			sw := eval[int](t, b, `document.documentElement.scrollWidth`)
 			iw := eval[int](t, b, `window.innerWidth`)
@@ -308,7 +306,16 @@ func TestBrowser(t *testing.T) {
 				b.shot(t, "phone")
 			}
 		}
-		b.do(t, chromedp.ResetViewport())
+		b.do(t, chromedp.ResetViewport(), chromedp.EmulateViewport(1440, 1000), chromedp.Navigate("about:blank"))
+	})
+
+	t.Run("overview with alerts", func(t *testing.T) {
+		// Last, so the picture has a few minutes of history and alerts.
+		b.do(t, chromedp.Navigate(r.base+"/#/"), chromedp.WaitVisible(chromedp.CSS("#ov-chart .uplot")))
+		waitJS(t, b, "an alert on the overview", `document.querySelectorAll('#ov-alerts tbody tr').length > 0`)
+		waitJS(t, b, "numbers", `document.getElementById('ov-packets').textContent !== '–'`)
+		time.Sleep(1500 * time.Millisecond)
+		b.shot(t, "dashboard")
 	})
 
 	if p := b.problems(r.base); len(p) > 0 {

@@ -88,7 +88,38 @@ func (testGeo) Run(ctx context.Context, env *pipeline.Env) error {
 	return nil
 }
 
+// testAlerts stands in for the filter stage: it raises a warning for
+// every flow that ends after moving more than 10 KiB, so alerts reach the
+// dashboard as they would from a rule.
+type testAlerts struct{}
+
+func (testAlerts) Run(ctx context.Context, env *pipeline.Env) error {
+	var n uint64
+	for b := range env.Batches() {
+		out := env.NewBatch(event.Alert)
+		for i := range b.Flows {
+			f := &b.Flows[i]
+			if f.Event != event.FlowEnd || f.Bytes() < 10<<10 {
+				continue
+			}
+			n++
+			fc := *f
+			out.Alerts = append(out.Alerts, event.AlertRec{
+				ID: fmt.Sprintf("a%d", n), Rule: "big_transfer", Severity: "warning", Time: f.LastSeen, State: event.AlertFiring,
+				Subject: f.Client.IP.String() + " -> " + f.Server.IP.String(),
+				Message: fmt.Sprintf("flow moved %d bytes", f.Bytes()), DedupKey: "big_transfer/" + event.FlowID(f.ID), Flow: &fc,
+			})
+		}
+		env.Emit(out)
+	}
+	return nil
+}
+
 func init() {
+	pipeline.Register(&spec.Component{
+		Name: "test_alerts", Role: spec.RoleStage, Summary: "test: an alert for every large flow",
+		Accepts: event.KindsOf(event.Flow), Emits: event.KindsOf(event.Alert),
+	}, func(*noConfig, *pipeline.BuildContext) (pipeline.Component, error) { return testAlerts{}, nil })
 	pipeline.Register(&spec.Component{
 		Name: "test_geo", Role: spec.RoleStage, Summary: "test: geolocation from a fixed table",
 		Accepts: event.KindsOf(event.Flow, event.IPStat), Passthrough: true,
@@ -151,6 +182,12 @@ func samplePath(t testing.TB) string {
 // pipelineOf replays the given captures, one capture stage each, into a
 // dashboard pushing every push interval.
 func pipelineOf(files []string, speed, push, extra string) string {
+	return pipelineWith(files, speed, push, extra, false)
+}
+
+// pipelineWith is pipelineOf, with a stage raising alerts when alerts is
+// set.
+func pipelineWith(files []string, speed, push, extra string, alerts bool) string {
 	var b strings.Builder
 	b.WriteString("stages:\n")
 	var names []string
@@ -158,6 +195,10 @@ func pipelineOf(files []string, speed, push, extra string) string {
 		name := fmt.Sprintf("cap%d", i)
 		names = append(names, name)
 		fmt.Fprintf(&b, "  %s:\n    type: capture\n    file: %q\n    speed: %s\n    loop: true\n    progress: never\n", name, f, speed)
+	}
+	alertStage, dashInputs := "", "geo"
+	if alerts {
+		alertStage, dashInputs = "  alerts:\n    type: test_alerts\n    inputs: [geo]", "geo, alerts"
 	}
 	fmt.Fprintf(&b, `  decode:
     type: decode
@@ -174,13 +215,14 @@ func pipelineOf(files []string, speed, push, extra string) string {
   geo:
     type: test_geo
     inputs: [sessions, stats]
+%s
 sinks:
   dashboard:
     type: dashboard
-    inputs: [geo]
+    inputs: [%s]
     listen: 127.0.0.1:0
     push_interval: %s
-%s`, strings.Join(names, ", "), push, extra)
+%s`, strings.Join(names, ", "), alertStage, dashInputs, push, extra)
 	return b.String()
 }
 

@@ -267,20 +267,30 @@ func (v *liveView) ipRow(ip netip.Addr) (IPStat, bool) {
 }
 
 // ipMinutes returns an address's per-minute traffic over the live ring
-// (or the whole traffic's when ip is invalid), as columns.
+// (or the whole traffic's when ip is invalid), as columns with a point
+// for every minute, zero where nothing was seen, so a chart has a time
+// axis even for an address seen once.
 func (v *liveView) ipMinutes(ip netip.Addr, minutes int) (ts []int64, in, out, flows []uint64) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	ip = ip.Unmap()
-	for _, b := range v.minutes.since(minutes) {
-		c := &b.total
-		if ip.IsValid() {
-			c = b.ips[ip]
-			if c == nil {
-				c = &ipCounters{}
+	r := &v.minutes
+	if r.latest == 0 {
+		return
+	}
+	n := int64(min(max(minutes, 1), liveMinutes))
+	for m := r.latest - n + 1; m <= r.latest; m++ {
+		var c *ipCounters
+		if b := &r.b[m%liveMinutes]; m > 0 && b.minute == m {
+			c = &b.total
+			if ip.IsValid() {
+				c = b.ips[ip]
 			}
 		}
-		ts = append(ts, b.minute*int64(minuteSpan)/1e6)
+		if c == nil {
+			c = &ipCounters{}
+		}
+		ts = append(ts, m*int64(minuteSpan)/1e6)
 		in = append(in, c.BytesIn)
 		out = append(out, c.BytesOut)
 		flows = append(flows, c.Flows)

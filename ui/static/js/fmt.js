@@ -8,7 +8,8 @@ function scaled(n, base, units, digits = 1) {
   if (n == null || Number.isNaN(n)) return '–';
   let i = 0;
   while (Math.abs(n) >= base && i < units.length - 1) { n /= base; i++; }
-  return (i === 0 ? Math.round(n) : n.toFixed(n >= 100 ? 0 : digits)) + ' ' + units[i];
+  const whole = i === 0 && (Number.isInteger(n) || Math.abs(n) >= 10);
+  return (whole ? Math.round(n) : n.toFixed(Math.abs(n) >= 100 ? 0 : digits)) + ' ' + units[i];
 }
 
 export const bytes = (n) => scaled(n, 1024, ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']);

@@ -28,7 +28,7 @@ export default function alerts(main, ctx) {
         h('thead', h('tr', h('th', 'Time'), h('th', 'Severity'), h('th', 'Rule'), h('th', 'Subject'), h('th', 'State'), h('th.hide-phone', 'Message'))),
         h('tbody', r.alerts.map((a) => h('tr',
           h('td', fmt.time(a.time)), h('td', h('span', { class: 'sev-' + a.severity }, a.severity)), h('td', a.rule),
-          h('td.mono', a.subject), h('td', a.state), h('td.hide-phone.muted', a.message)))))));
+          h('td.mono', a.subject), h('td', a.state), h('td.hide-phone.muted.wrap', a.message)))))));
     } catch (e) { ctx.showError(e); }
   }
 
@@ -38,7 +38,7 @@ export default function alerts(main, ctx) {
       h('tbody', events.slice(0, 200).map((e) => h('tr',
         h('td.muted', fmt.time(e.time)),
         h('td', h('span', { class: 'pill ' + ({ error: 'sev-critical', warning: 'sev-warning', paused: 'sev-warning' }[e.kind] || '') }, e.kind)),
-        h('td', e.component ? h('span.mono', e.component + ': ') : '', e.message)))))) : h('div.empty', 'No events.'));
+        h('td.wrap', e.component ? h('span.mono', e.component + ': ') : '', e.message)))))) : h('div.empty', 'No events.'));
   }
 
   api.get('/api/events', { limit: 200 }).then((r) => {
