@@ -26,6 +26,15 @@ const testToken = "s3cret-token-for-tests-0123456789"
 // in) without a pipeline behind it: enough for the HTTP layer.
 func newTestServer(t *testing.T, mutate func(*Config)) (*Dashboard, *httptest.Server) {
 	t.Helper()
+	return newTestServerWith(t, mutate, nil)
+}
+
+// newTestServerWith is newTestServer with a lookup of other components.
+func newTestServerWith(t *testing.T, mutate func(*Config), lookup func(string) (pipeline.Component, bool)) (*Dashboard, *httptest.Server) {
+	t.Helper()
+	if lookup == nil {
+		lookup = func(string) (pipeline.Component, bool) { return nil, false }
+	}
 	cfg := Config{Listen: "127.0.0.1:0", MaxFlows: 1000, MaxIPs: 1000, PushInterval: time.Second, ClientQueue: 8, MaxClients: 10}
 	if mutate != nil {
 		mutate(&cfg)
@@ -33,7 +42,7 @@ func newTestServer(t *testing.T, mutate func(*Config)) (*Dashboard, *httptest.Se
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	comp, err := New(&cfg, &pipeline.BuildContext{Name: "dashboard", Lookup: func(string) (pipeline.Component, bool) { return nil, false }})
+	comp, err := New(&cfg, &pipeline.BuildContext{Name: "dashboard", Lookup: lookup})
 	if err != nil {
 		t.Fatal(err)
 	}
