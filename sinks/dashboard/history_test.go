@@ -60,7 +60,7 @@ func (f *fakeHistory) Countries(_ context.Context, r Span) ([]Country, error) {
 type sinkWithHistory struct{ h History }
 
 func (s sinkWithHistory) Run(context.Context, *pipeline.Env) error { return nil }
-func (s sinkWithHistory) History() History                        { return s.h }
+func (s sinkWithHistory) History() History                         { return s.h }
 
 // Ranges longer than the live view go to the history sink named by
 // history:, relative to the latest packet time; shorter ones stay live.
@@ -113,4 +113,3 @@ func TestLongRangesReadTheHistory(t *testing.T) {
 		t.Errorf("live ranges called the history: %v", fh.calls[n:])
 	}
 }
-
