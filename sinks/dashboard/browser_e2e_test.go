@@ -256,6 +256,21 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("reconnects by itself and says when it is disconnected", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(r.base+"/#/"), chromedp.WaitVisible(chromedp.CSS("#ov-chart .uplot")))
+		waitJS(t, b, "the live badge", `document.getElementById('conn').textContent === 'live'`)
+		// Drop every client, as the server does with one too slow to keep up.
+		r.d.hub.mu.RLock()
+		for c := range r.d.hub.clients {
+			c.kick()
+		}
+		r.d.hub.mu.RUnlock()
+		waitJS(t, b, "the disconnection to be noticed", `Number(document.body.dataset.disconnects || 0) >= 1`)
+		waitJS(t, b, "the live badge again", `document.getElementById('conn').textContent === 'live' && document.getElementById('banner').hidden`)
+		first := eval[string](t, b, `document.getElementById('ov-packets').textContent + '|' + document.getElementById('ov-flows').textContent`)
+		waitJS(t, b, "numbers moving again", fmt.Sprintf(`(document.getElementById('ov-packets').textContent + '|' + document.getElementById('ov-flows').textContent) !== %q`, first))
+	})
+
 	t.Run("start and stop", func(t *testing.T) {
 		b.do(t, chromedp.Navigate(r.base+"/#/"), chromedp.WaitVisible(chromedp.CSS("#monitor")))
 		waitJS(t, b, "the Stop button", `document.getElementById('monitor').textContent === 'Stop' && !document.getElementById('monitor').disabled`)

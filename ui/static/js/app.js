@@ -41,6 +41,7 @@ $('theme').addEventListener('click', () => {
 
 // ---- connection state --------------------------------------------------
 ctx.live.on('state', (s) => {
+  if (!s.up) document.body.dataset.disconnects = String(Number(document.body.dataset.disconnects || 0) + 1);
   const conn = $('conn');
   conn.className = 'conn ' + (s.up ? 'conn-up' : 'conn-down');
   conn.textContent = s.up ? 'live' : 'disconnected';
