@@ -271,3 +271,17 @@ func eventually(cond func() bool) error {
 	}
 	return nil
 }
+
+// buildIn builds a pipeline from YAML with the given registry.
+func buildIn(t *testing.T, reg *pipeline.Registry, yml string) (*pipeline.Pipeline, spec.Errors) {
+	t.Helper()
+	cfg, errs := config.Parse("pipeline.yaml", []byte(yml), func(string) (string, bool) { return "", false })
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	p, errs := pipeline.FromConfig(cfg, pipeline.WithRegistry(reg), pipeline.WithLogger(slog.New(slog.NewTextHandler(&logBuffer{}, nil))))
+	if len(errs.Fatal()) > 0 {
+		return nil, errs
+	}
+	return p, nil
+}
