@@ -207,7 +207,7 @@ func TestAPI(t *testing.T) {
 			t.Fatalf("stop: %d", code)
 		}
 		defer post(t, r.base+"/api/start-monitoring", nil)
-		time.Sleep(300 * time.Millisecond) // let in-flight batches land
+		settle(t, r)
 		var all sessionsResp
 		getJSON(t, r.base+"/api/sessions?limit=1000&sort=bytes", &all)
 		if all.Total < 10 {
@@ -489,9 +489,8 @@ func TestAPI(t *testing.T) {
 		if s.Monitoring || s.State != "paused" {
 			t.Fatalf("after stop: monitoring=%v state=%q", s.Monitoring, s.State)
 		}
-		time.Sleep(300 * time.Millisecond) // batches already read may still land
+		before := settle(t, r)
 		getJSON(t, r.base+"/api/status", &s)
-		before := s.Packets
 		time.Sleep(1500 * time.Millisecond) // at 10x the captures would add hundreds of packets
 		getJSON(t, r.base+"/api/status", &s)
 		if s.Packets != before {
@@ -592,6 +591,24 @@ func TestAPI(t *testing.T) {
 			t.Errorf("%d %v", code, doc["openapi"])
 		}
 	})
+}
+
+// settle waits, after a pause, until batches already read have landed:
+// the packet count holds still for half a second and the live view has
+// had time to fold in the last flows. It returns the packet count.
+func settle(t *testing.T, r *running) uint64 {
+	t.Helper()
+	var s StatusResponse
+	var n uint64
+	eventually(t, "the counters to settle", func() bool {
+		getJSON(t, r.base+"/api/status", &s)
+		prev := s.Packets
+		time.Sleep(500 * time.Millisecond)
+		getJSON(t, r.base+"/api/status", &s)
+		n = s.Packets
+		return prev == n
+	})
+	return n
 }
 
 func mustTime(t *testing.T, s string) time.Time {
