@@ -75,6 +75,7 @@ stages:
     interface: $VB
     workers: $WORKERS
     ring_size: $RING
+    block_size: $((RING < 8388608 ? 262144 : 1048576))
   decode:
     type: decode
     inputs: [capture]
