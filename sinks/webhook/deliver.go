@@ -14,9 +14,9 @@ import (
 
 // counters are the sink's metrics, looked up once.
 type counters struct {
-	stats                                                      *pipeline.Stats
+	stats                                                     *pipeline.Stats
 	sent, requests, failed, retries, rejected, dropped, dupes *atomic.Uint64
-	depth                                                      *atomic.Int64
+	depth                                                     *atomic.Int64
 }
 
 func newCounters(st *pipeline.Stats) *counters {

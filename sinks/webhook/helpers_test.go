@@ -84,7 +84,9 @@ func newHarness(t *testing.T, yml string) *harness {
 	r := pipeline.NewRegistry()
 	pipeline.RegisterIn(r, &spec.Component{
 		Name: "alertsrc", Role: spec.RoleStage, Summary: "test alerts", Source: true, Emits: event.KindsOf(event.Alert),
-	}, func(*noConfig, *pipeline.BuildContext) (pipeline.Component, error) { return &alertSource{feed: h.feed}, nil })
+	}, func(*noConfig, *pipeline.BuildContext) (pipeline.Component, error) {
+		return &alertSource{feed: h.feed}, nil
+	})
 	pipeline.RegisterIn(r, &spec.Component{
 		Name: "collect", Role: spec.RoleSink, Summary: "test collector", Accepts: event.KindsOf(event.Alert),
 	}, func(*noConfig, *pipeline.BuildContext) (pipeline.Component, error) { return h.coll, nil })

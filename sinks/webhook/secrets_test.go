@@ -21,7 +21,9 @@ func validationOutput(t *testing.T, yml string) string {
 	h := &harness{}
 	r := pipeline.NewRegistry()
 	pipeline.RegisterIn(r, &spec.Component{Name: "alertsrc", Role: spec.RoleStage, Summary: "test alerts", Source: true, Emits: alertKinds},
-		func(*noConfig, *pipeline.BuildContext) (pipeline.Component, error) { return &alertSource{feed: h.feed}, nil })
+		func(*noConfig, *pipeline.BuildContext) (pipeline.Component, error) {
+			return &alertSource{feed: h.feed}, nil
+		})
 	pipeline.RegisterIn(r, Spec, New)
 	cfg, errs := config.Parse("pipeline.yaml", []byte(yml), func(string) (string, bool) { return "", false })
 	all := append(spec.Errors(nil), errs...)

@@ -130,9 +130,9 @@ func TestCustomTemplate(t *testing.T) {
 
 func TestTemplateErrorsAreFoundByValidation(t *testing.T) {
 	cases := map[string]string{
-		`{{.Nope}}`:        "can't evaluate field Nope",
+		`{{.Nope}}`:         "can't evaluate field Nope",
 		`{{range .Alerts}}`: "unexpected EOF",
-		`{{nosuchfunc 1}}`: `function "nosuchfunc" not defined`,
+		`{{nosuchfunc 1}}`:  `function "nosuchfunc" not defined`,
 	}
 	for src, want := range cases {
 		cfg := validConfig()
