@@ -1,0 +1,146 @@
+package sessionize
+
+import (
+	"github.com/nfpipe/nfpipe/pipeline/event"
+)
+
+// entry is the state of one flow in the slab. It is kept small: with the
+// index slot that points at it, it is the whole per-flow memory cost. The
+// fields a packet updates come first, so they share two cache lines.
+type entry struct {
+	key   flowKey
+	last  event.Time // newest packet
+	stamp event.Time // packet time when the flow last moved to the back of its age list
+	pkts  [2]uint64  // indexed by direction: c2s, s2c
+	bytes [2]uint64
+	flags [2]uint8 // TCP flags OR-ed per direction
+	state event.TCPState
+	bits  uint8
+	// finSeq is the sequence number of each direction's FIN.
+	finSeq [2]uint32
+	// activeAt is when the next active_timeout report is due, in whole
+	// seconds after first; 32 bits of seconds cover 136 years.
+	activeAt uint32
+	link     [2]links   // age list (LRU or linger) and report list
+	id       uint64     // flow id; 0 marks a free slot
+	first    event.Time // first packet
+	due      event.Time // next interim report (order of the report list)
+	syn      event.Time // the client's SYN, for the handshake RTT
+	rtt      event.Time // handshake RTT, 0 if not seen
+}
+
+// Direction indexes of entry.pkts, bytes, flags and finSeq.
+const (
+	c2s = 0
+	s2c = 1
+)
+
+// entry.bits.
+const (
+	bitClientB uint8 = 1 << iota // the client is endpoint B of the key
+	bitDirty                     // packets arrived since the last report
+	bitLinger                    // closed: in the linger list, not the LRU
+	bitFinC2S                    // the client sent a FIN
+	bitFinS2C                    // the server sent a FIN
+	bitAckC2S                    // the server acknowledged the client's FIN
+	bitAckS2C                    // the client acknowledged the server's FIN
+)
+
+func (e *entry) has(b uint8) bool { return e.bits&b != 0 }
+
+// links are the intrusive list pointers of one list; 0 is nil because
+// slot 0 of the slab is never used.
+type links struct{ prev, next uint32 }
+
+// Which link pair of an entry a list threads through.
+const (
+	ageLinks    = 0 // the LRU and the linger list (a flow is in one of them)
+	reportLinks = 1 // the report list
+)
+
+// list is an intrusive doubly-linked list of slab indexes.
+type list struct {
+	head, tail uint32
+	which      uint8 // ageLinks or reportLinks
+}
+
+// chunkBits sizes slab chunks: 4096 entries (about 600 KiB) per chunk, so
+// the slab grows without copying and wastes at most one chunk.
+const (
+	chunkBits = 12
+	chunkSize = 1 << chunkBits
+	chunkMask = chunkSize - 1
+)
+
+// slab stores entries in fixed chunks addressed by a uint32 index, with
+// a free list threaded through the age links of free slots.
+type slab struct {
+	chunks [][]entry
+	used   uint32 // slots handed out so far (high-water mark), slot 0 included
+	free   uint32 // head of the free list
+}
+
+func (s *slab) at(i uint32) *entry {
+	return &s.chunks[i>>chunkBits][i&chunkMask]
+}
+
+// alloc returns a zeroed slot.
+func (s *slab) alloc() uint32 {
+	if i := s.free; i != 0 {
+		e := s.at(i)
+		s.free = e.link[ageLinks].next
+		*e = entry{}
+		return i
+	}
+	if s.used == 0 {
+		s.used = 1 // slot 0 stands for nil
+	}
+	if int(s.used>>chunkBits) == len(s.chunks) {
+		s.chunks = append(s.chunks, make([]entry, chunkSize))
+	}
+	i := s.used
+	s.used++
+	return i
+}
+
+// release puts a slot on the free list.
+func (s *slab) release(i uint32) {
+	e := s.at(i)
+	e.id = 0
+	e.link[ageLinks].next = s.free
+	s.free = i
+}
+
+func (s *slab) pushBack(l *list, i uint32) {
+	ln := &s.at(i).link[l.which]
+	ln.prev, ln.next = l.tail, 0
+	if l.tail != 0 {
+		s.at(l.tail).link[l.which].next = i
+	} else {
+		l.head = i
+	}
+	l.tail = i
+}
+
+func (s *slab) remove(l *list, i uint32) {
+	ln := &s.at(i).link[l.which]
+	if ln.prev != 0 {
+		s.at(ln.prev).link[l.which].next = ln.next
+	} else {
+		l.head = ln.next
+	}
+	if ln.next != 0 {
+		s.at(ln.next).link[l.which].prev = ln.prev
+	} else {
+		l.tail = ln.prev
+	}
+	ln.prev, ln.next = 0, 0
+}
+
+func (s *slab) moveToBack(l *list, i uint32) {
+	if l.tail == i {
+		return
+	}
+	s.remove(l, i)
+	s.pushBack(l, i)
+}
