@@ -29,7 +29,7 @@ import (
 func BenchmarkWebSocketFanout(b *testing.B) {
 	const (
 		clients = 200
-		rounds  = 3 // alternating runs, medians reported: the machine is shared
+		rounds  = 5 // alternating runs, medians reported: the machine is shared
 		warmup  = 2 * time.Second
 		window  = 4 * time.Second
 		topics  = "summary,events"
