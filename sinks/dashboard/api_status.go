@@ -192,6 +192,10 @@ func (d *Dashboard) apiEvents(w http.ResponseWriter, r *http.Request) {
 	source := "live"
 	hist, note := d.historyState()
 	if (rng > 0 || !from.IsZero()) && hist != nil {
+		// System events are stamped with the wall clock, not packet time.
+		if to.IsZero() {
+			to = time.Now().UTC()
+		}
 		sp := d.span(rng, from, to, 0)
 		var err error
 		if evs, err = hist.Events(r.Context(), sp, limit*2); err != nil {

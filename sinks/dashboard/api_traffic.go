@@ -269,7 +269,11 @@ func (d *Dashboard) ipSeries(r *http.Request, ip netip.Addr, rng time.Duration) 
 		return s, "history", err
 	}
 	ts, in, out, flows := d.live.ipMinutes(ip, int(min(rng, liveReach)/time.Minute))
-	return Series{T: nonNil(ts), BytesIn: nonNil(in), BytesOut: nonNil(out), Flows: nonNil(flows), Packets: []uint64{}}, "live", nil
+	sum := make([]uint64, len(in))
+	for i := range in {
+		sum[i] = in[i] + out[i]
+	}
+	return Series{T: nonNil(ts), Bytes: sum, BytesIn: nonNil(in), BytesOut: nonNil(out), Flows: nonNil(flows), Packets: []uint64{}}, "live", nil
 }
 
 func nonNil[T any](s []T) []T {
@@ -325,7 +329,7 @@ func (d *Dashboard) apiTimeseries(w http.ResponseWriter, r *http.Request) {
 		}
 		bps := make([]float64, len(s.T))
 		for i := range s.T {
-			bps[i] = float64(s.BytesIn[i]+s.BytesOut[i]) * 8 / sp.Step.Seconds()
+			bps[i] = float64(s.Bytes[i]) * 8 / sp.Step.Seconds()
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"source": "history", "step_seconds": sp.Step.Seconds(), "t": s.T, "bps": bps, "series": s})
 		return

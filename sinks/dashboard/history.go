@@ -35,9 +35,11 @@ type Span struct {
 }
 
 // Series is traffic over time as columns: T holds the start of each step
-// in unix milliseconds.
+// in unix milliseconds. The whole traffic's series from the history has
+// no direction: its bytes are in Bytes, BytesIn and BytesOut are zero.
 type Series struct {
 	T        []int64  `json:"t"`
+	Bytes    []uint64 `json:"bytes"` // in and out together
 	BytesIn  []uint64 `json:"bytes_in"`
 	BytesOut []uint64 `json:"bytes_out"`
 	Packets  []uint64 `json:"packets"`
@@ -58,6 +60,10 @@ func historyOf(c pipeline.Component) (History, bool) {
 	case HistoryProvider:
 		if hh := h.History(); hh != nil {
 			return hh, true
+		}
+	case StoreProvider:
+		if st := h.Store(); st != nil {
+			return storeHistory{st}, true
 		}
 	}
 	return nil, false

@@ -33,7 +33,7 @@ func (f *fakeHistory) TopTalkers(_ context.Context, r Span, by string, limit int
 
 func (f *fakeHistory) TimeSeries(_ context.Context, r Span) (Series, error) {
 	f.note("TimeSeries", r)
-	return Series{T: []int64{r.From.UnixMilli()}, BytesIn: []uint64{100}, BytesOut: []uint64{50}, Packets: []uint64{3}, Flows: []uint64{1}}, nil
+	return Series{T: []int64{r.From.UnixMilli()}, Bytes: []uint64{150}, BytesIn: []uint64{0}, BytesOut: []uint64{0}, Packets: []uint64{3}, Flows: []uint64{1}}, nil
 }
 
 func (f *fakeHistory) IPHistory(_ context.Context, ip netip.Addr, r Span) (Series, error) {
@@ -98,7 +98,7 @@ func TestLongRangesReadTheHistory(t *testing.T) {
 			t.Errorf("%s: history calls %v, want %s", c.path, fh.calls[n:], c.call)
 			continue
 		}
-		if sp := fh.spans[n]; !sp.To.Equal(clock) {
+		if sp := fh.spans[n]; c.call != "Events" && !sp.To.Equal(clock) {
 			t.Errorf("%s: span ends %v, want the packet clock %v", c.path, sp.To, clock)
 		}
 	}
