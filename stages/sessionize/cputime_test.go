@@ -17,12 +17,17 @@ func startCPU() *threadCPU {
 	return &threadCPU{start: threadTime()}
 }
 
-// report adds the CPU time per operation to the benchmark's results,
-// where the platform can measure it.
+// report stops measuring and adds the CPU time per operation to the
+// benchmark's results, where the platform can measure it.
 func (c *threadCPU) report(b *testing.B, unit string) {
-	d := threadTime() - c.start
-	runtime.UnlockOSThread()
-	if d > 0 {
+	if d := c.stop(); d > 0 {
 		b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "cpu-ns/"+unit)
 	}
+}
+
+// stop unlocks the thread and returns the CPU time since startCPU.
+func (c *threadCPU) stop() time.Duration {
+	d := threadTime() - c.start
+	runtime.UnlockOSThread()
+	return d
 }

@@ -40,6 +40,17 @@ func (x *index) find(s *slab, k *flowKey, h uint32) uint32 {
 	}
 }
 
+// peek returns the slab index of the first entry whose hash is h, or 0:
+// find without comparing keys, to warm the cache.
+func (x *index) peek(h uint32) uint32 {
+	for p := h & x.mask; ; p = (p + 1) & x.mask {
+		sl := x.slots[p]
+		if sl.idx == 0 || sl.hash == h {
+			return sl.idx
+		}
+	}
+}
+
 // insert adds slab index i under hash h; the key must not be present.
 func (x *index) insert(h, i uint32) {
 	if (x.n+1)*4 > len(x.slots)*3 {

@@ -1,8 +1,6 @@
 package sessionize
 
 import (
-	"encoding/binary"
-	"math/bits"
 	"net/netip"
 
 	"github.com/nfpipe/nfpipe/pipeline/event"
@@ -58,49 +56,6 @@ func (k *flowKey) addr(a *[16]byte) netip.Addr {
 		return ip.Unmap()
 	}
 	return ip
-}
-
-// hash returns a 64-bit hash of the key. The function is fixed, not
-// seeded per process, so flow ids come out the same on every replay.
-func (k *flowKey) hash() uint64 {
-	h := uint64(0x9e3779b97f4a7c15)
-	h = mix(h, binary.LittleEndian.Uint64(k.A[:8]))
-	h = mix(h, binary.LittleEndian.Uint64(k.A[8:]))
-	h = mix(h, binary.LittleEndian.Uint64(k.B[:8]))
-	h = mix(h, binary.LittleEndian.Uint64(k.B[8:]))
-	h = mix(h, uint64(k.PortA)|uint64(k.PortB)<<16|uint64(k.VLAN)<<32|uint64(k.Proto)<<48|uint64(k.Family)<<56)
-	return fmix(h)
-}
-
-// flowID derives a flow's id from its key's hash and its first-seen
-// time. The same flow gets the same id on every replay, and two workers
-// never share a flow (sharding is per flow), so the id is unique across
-// workers. Zero is reserved for "no flow".
-func flowID(keyHash uint64, first event.Time) uint64 {
-	h := fmix(mix(keyHash, uint64(first)))
-	if h == 0 {
-		h = 1
-	}
-	return h
-}
-
-// mix folds one word into the running hash (multiply-rotate, as in
-// xxHash's round).
-func mix(h, v uint64) uint64 {
-	h ^= v * 0xc2b2ae3d27d4eb4f
-	h = bits.RotateLeft64(h, 31)
-	return h * 0x9e3779b97f4a7c15
-}
-
-// fmix is MurmurHash3's 64-bit finaliser: every input bit affects every
-// output bit.
-func fmix(h uint64) uint64 {
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
 }
 
 // isServicePort reports whether a port is well known (below 1024) or a

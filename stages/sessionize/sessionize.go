@@ -103,9 +103,7 @@ func (s *stage) Run(ctx context.Context, env *pipeline.Env) error {
 	t := NewTable(s.cfg, out.add)
 	m := newMetrics(env.Stats())
 	for b := range env.Batches() {
-		for i := range b.Packets {
-			t.Add(&b.Packets[i])
-		}
+		t.AddBatch(b.Packets)
 		out.flush()
 		m.publish(t.Stats())
 	}

@@ -539,7 +539,7 @@ func TestFlowIDStableAndDeterministic(t *testing.T) {
 	}
 	// A different first-seen time is a different flow id.
 	k, _ := makeKey(&event.PacketRec{Src: netip.MustParseAddr("10.0.0.9"), Dst: netip.MustParseAddr("10.0.0.1"), Proto: 17})
-	if flowID(k.hash(), 1) == flowID(k.hash(), 2) {
+	if flowID(&k, 1) == flowID(&k, 2) {
 		t.Error("flow id ignores first-seen time")
 	}
 }
@@ -631,5 +631,57 @@ func TestBusyFlowDoesNotHoldBackExpiry(t *testing.T) {
 	}
 	if tb.Len() != 1 {
 		t.Errorf("len %d", tb.Len())
+	}
+}
+
+// TestAddBatchSameAsAdd feeds the same traffic, with new flows, closes,
+// resets, reports, idle expiry and evictions, through Add and AddBatch
+// and expects the same records in the same order.
+func TestAddBatchSameAsAdd(t *testing.T) {
+	reasons := map[event.EndReason]bool{}
+	updates := 0
+	for _, cfg := range []Config{
+		{IdleTimeout: 2 * time.Millisecond, UpdateInterval: time.Millisecond, CloseLinger: time.Millisecond, MaxSessions: 100_000},
+		{IdleTimeout: time.Hour, ActiveTimeout: time.Second, CloseLinger: time.Millisecond, MaxSessions: 4000},
+	} {
+		one, c1 := newTestTable(cfg)
+		batch, c2 := newTestTable(cfg)
+		g := newTraffic(5000, 4)
+		g.step = 20_000 // 50,000 packets per second of packet time
+		ps := make([]event.PacketRec, 50_000)
+		flags := []uint8{fS, fSA, fA, fPA, fFA, fR, fA, fPA}
+		for i := range ps {
+			g.packet(&ps[i])
+			ps[i].TCPFlags = flags[i%len(flags)]
+		}
+		for i := range ps {
+			one.Add(&ps[i])
+		}
+		for i := 0; i < len(ps); i += 1000 {
+			batch.AddBatch(ps[i : i+1000])
+		}
+		one.Flush(event.ReasonShutdown)
+		batch.Flush(event.ReasonShutdown)
+		if len(c1.flows) != len(c2.flows) {
+			t.Fatalf("Add reported %d records, AddBatch %d", len(c1.flows), len(c2.flows))
+		}
+		for i := range c1.flows {
+			a, b := c1.flows[i].AppendJSON(nil), c2.flows[i].AppendJSON(nil)
+			if string(a) != string(b) {
+				t.Fatalf("record %d differs:\n Add:      %s\n AddBatch: %s", i, a, b)
+			}
+		}
+		for _, f := range c1.ends() {
+			reasons[f.Reason] = true
+		}
+		updates += len(c1.updates())
+	}
+	for _, r := range []event.EndReason{event.ReasonIdle, event.ReasonFIN, event.ReasonRST, event.ReasonEvicted, event.ReasonShutdown} {
+		if !reasons[r] {
+			t.Errorf("no flow ended with %v: the traffic does not cover it", r)
+		}
+	}
+	if updates == 0 {
+		t.Error("no interim reports: the traffic does not cover them")
 	}
 }
