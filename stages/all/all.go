@@ -5,6 +5,7 @@ package all
 import (
 	_ "github.com/nfpipe/nfpipe/stages/capture"
 	_ "github.com/nfpipe/nfpipe/stages/decode"
+	_ "github.com/nfpipe/nfpipe/stages/filter"
 	_ "github.com/nfpipe/nfpipe/stages/geoip"
 	_ "github.com/nfpipe/nfpipe/stages/ipstats"
 	_ "github.com/nfpipe/nfpipe/stages/sessionize"
