@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -87,9 +88,14 @@ func Start(ctx context.Context, cfg Config) (*Plugin, error) {
 		Managed:          true,
 		StartTimeout:     timeout,
 		Logger:           newHCLogAdapter(log),
-		// The lines reach the log through Logger; the raw copy is not
-		// wanted.
-		Stderr: io.Discard,
+		// Lines written to standard error before the handshake (and by
+		// loggers holding the original descriptor) reach the log through
+		// Logger; the raw copy is not wanted. After the handshake go-plugin
+		// carries standard output and error over gRPC to SyncStdout and
+		// SyncStderr.
+		Stderr:     io.Discard,
+		SyncStdout: newLineWriter(log, filepath.Base(cfg.Command[0]), "stdout"),
+		SyncStderr: newLineWriter(log, filepath.Base(cfg.Command[0]), "stderr"),
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes))},
 	})

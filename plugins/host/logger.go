@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log"
@@ -127,3 +128,35 @@ func (a *hclogAdapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// lineWriter logs what a plugin writes to its standard output or error
+// after the handshake: go-plugin's server carries those over its stdio
+// stream, line by line at info.
+type lineWriter struct {
+	log     *slog.Logger
+	partial []byte
+}
+
+func newLineWriter(l *slog.Logger, plugin, stream string) *lineWriter {
+	return &lineWriter{log: l.With("plugin", plugin, "stream", stream)}
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			break
+		}
+		if line := strings.TrimRight(string(w.partial[:i]), "\r"); line != "" {
+			w.log.Info(line)
+		}
+		w.partial = w.partial[i+1:]
+	}
+	if len(w.partial) > 64<<10 {
+		// a very long line without a newline: log it in pieces
+		w.log.Info(string(w.partial))
+		w.partial = w.partial[:0]
+	}
+	return len(p), nil
+}

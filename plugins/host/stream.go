@@ -114,7 +114,8 @@ func (s *Stream) CloseSend() {
 }
 
 // Close ends the stream now with err (ErrStreamClosed when nil) and
-// waits for its goroutines.
+// waits for its goroutines: once it returns, nothing reads the batches of
+// the requests sent any more.
 func (s *Stream) Close(err error) {
 	if err == nil {
 		err = ErrStreamClosed
@@ -137,6 +138,11 @@ func (s *Stream) sendLoop(cs pluginv1.Plugin_ProcessClient) {
 	var enc codec.Encoder
 	broken := false
 	for r := range s.sendq {
+		select {
+		case <-s.done:
+			broken = true // the owner is giving the batches up: hands off
+		default:
+		}
 		if broken {
 			continue // the receiver reports why; keep draining
 		}

@@ -8,5 +8,6 @@ import (
 	_ "github.com/nfpipe/nfpipe/stages/filter"
 	_ "github.com/nfpipe/nfpipe/stages/geoip"
 	_ "github.com/nfpipe/nfpipe/stages/ipstats"
+	_ "github.com/nfpipe/nfpipe/stages/plugin"
 	_ "github.com/nfpipe/nfpipe/stages/sessionize"
 )
