@@ -29,9 +29,10 @@ func hasPorts(proto uint8) bool {
 	return false
 }
 
-// makeKey builds the normalised key of a packet and reports whether the
-// packet was sent by endpoint B.
-func makeKey(p *event.PacketRec) (k flowKey, fromB bool) {
+// set makes k the normalised key of packet p and reports whether the
+// packet was sent by endpoint B. It fills k in place: the key is on the
+// path of every packet, and a returned copy costs.
+func (k *flowKey) set(p *event.PacketRec) (fromB bool) {
 	sp, dp := p.SrcPort, p.DstPort
 	if !hasPorts(p.Proto) {
 		sp, dp = 0, 0
@@ -43,10 +44,10 @@ func makeKey(p *event.PacketRec) (k flowKey, fromB bool) {
 	c := p.Src.Compare(p.Dst)
 	if c > 0 || c == 0 && sp > dp {
 		k.A, k.PortA, k.B, k.PortB = p.Dst.As16(), dp, p.Src.As16(), sp
-		return k, true
+		return true
 	}
 	k.A, k.PortA, k.B, k.PortB = p.Src.As16(), sp, p.Dst.As16(), dp
-	return k, false
+	return false
 }
 
 // addr converts a stored address back to a netip.Addr.

@@ -59,7 +59,7 @@ A flow ends with reason idle after idle_timeout without packets; fin or rst once
 
 Timeouts follow packet time (the newest packet timestamp seen), never the wall clock, so a replay gives the same flows on every run; on a quiet live link, flows expire when the next packet arrives. Timeouts are checked at least every second of packet time. The flow id is a 64-bit hash of the key and the first-seen time: stable for a flow's updates and end, the same on every replay, and never zero.
 
-Flows are emitted in batches of up to 256, at the latest at the end of each input batch. When downstream is full the stage waits: flows are never dropped. Memory is bounded by max_sessions, at about 170 bytes per flow (measured with a million flows, table overhead included); the table never shrinks below its largest size.`,
+Flows are emitted in batches of up to 256, at the latest at the end of each input batch. When downstream is full the stage waits: flows are never dropped. Memory is bounded by max_sessions, at about 180 bytes per flow (measured with a million flows, table overhead included); the table never shrinks below its largest size.`,
 	Stability: spec.Beta,
 	Accepts:   event.KindsOf(event.Packet),
 	Emits:     event.KindsOf(event.Flow),

@@ -186,7 +186,7 @@ func (t *Table) warmUp(pre []prepared) {
 
 // prepare computes the key of packet p.
 func (t *Table) prepare(p *event.PacketRec, pr *prepared) {
-	pr.k, pr.fromB = makeKey(p)
+	pr.fromB = pr.k.set(p)
 	pr.h = t.seeds.hash(&pr.k)
 }
 

@@ -538,7 +538,8 @@ func TestFlowIDStableAndDeterministic(t *testing.T) {
 		}
 	}
 	// A different first-seen time is a different flow id.
-	k, _ := makeKey(&event.PacketRec{Src: netip.MustParseAddr("10.0.0.9"), Dst: netip.MustParseAddr("10.0.0.1"), Proto: 17})
+	var k flowKey
+	k.set(&event.PacketRec{Src: netip.MustParseAddr("10.0.0.9"), Dst: netip.MustParseAddr("10.0.0.1"), Proto: 17})
 	if flowID(&k, 1) == flowID(&k, 2) {
 		t.Error("flow id ignores first-seen time")
 	}
