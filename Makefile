@@ -14,7 +14,7 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build bin/nfpipe
+build: ui ## Build bin/nfpipe (with the dashboard's web assets)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/nfpipe
 
 .PHONY: run
@@ -22,7 +22,15 @@ run: build ## Run the default pipeline (replays the bundled sample; no root, no 
 	./$(BIN) run
 
 .PHONY: test
-test: vet fmt-check docs-check examples unit fuzz-short ## Everything CI checks: vet, format, docs, examples, tests (race), short fuzzing
+test: ui vet fmt-check docs-check examples unit e2e fuzz-short ## Everything CI checks: vet, format, docs, examples, tests (race), browser tests, short fuzzing
+
+.PHONY: ui
+ui: ## Build the dashboard's web assets (npm ci, then bundle the pinned libraries into ui/static/vendor)
+	cd ui && npm ci --no-audit --no-fund && npm run build
+
+.PHONY: e2e
+e2e: ui ## Browser tests of the dashboard in headless Chromium (Debian's chromium package)
+	$(GO) test -tags e2e -count=1 -run TestBrowser ./sinks/dashboard/
 
 .PHONY: unit
 unit: ## Run all Go tests with the race detector
@@ -62,8 +70,13 @@ fuzz-short: ## Run every fuzz target briefly (FUZZTIME, default 5s each)
 	done
 
 .PHONY: bench
-bench: ## Print end-to-end packets/s, ns and allocations per packet, bytes per flow
+bench: ## Print end-to-end packets/s, ns and allocations per packet, bytes per flow, and per-sink figures
 	$(GO) run ./cmd/nfpipe-bench
+	$(GO) test -run='^$$' -bench=BenchmarkWebSocketFanout -benchtime=1x ./sinks/dashboard/
+
+.PHONY: bench-live
+bench-live: ## Live capture benchmark: replay the bench capture into a veth, nfpipe vs tcpdump (root)
+	stages/capture/bench-live.sh
 
 .PHONY: gobench
 gobench: ## Run the Go micro-benchmarks of the hot path

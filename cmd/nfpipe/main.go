@@ -1,0 +1,104 @@
+// Command nfpipe runs network-traffic pipelines declared in YAML: capture,
+// decode, sessionize, enrich, filter and deliver to sinks.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	_ "github.com/nfpipe/nfpipe/sinks/all"
+	_ "github.com/nfpipe/nfpipe/stages/all"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// exitConfig is the exit code for an invalid configuration (EX_CONFIG).
+const exitConfig = 78
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func main() {
+	root := newRootCmd(os.Stdout, os.Stderr)
+	if err := root.Execute(); err != nil {
+		var ee *exitError
+		code := 1
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		if err.Error() != "" {
+			fmt.Fprintln(os.Stderr, "nfpipe:", err)
+		}
+		os.Exit(code)
+	}
+}
+
+type globalFlags struct {
+	debug     bool
+	logFormat string
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:           "nfpipe",
+		Short:         "Network traffic monitor: a YAML pipeline from capture to flows, stats and alerts",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			slog.SetDefault(newLogger(stderr, g))
+			return nil
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "log at debug level")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: auto (text on a terminal, JSON otherwise under systemd), text or json")
+	root.AddCommand(newRunCmd(g), newValidateCmd(), newStagesCmd(), newVersionCmd(), newDocsCmd(),
+		newInterfacesCmd(), newDoctorCmd())
+	addLegacyFlags(root)
+	return root
+}
+
+func newLogger(w io.Writer, g *globalFlags) *slog.Logger {
+	level := slog.LevelInfo
+	if g.debug {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	format := g.logFormat
+	if format == "auto" {
+		format = "text"
+		if f, ok := w.(*os.File); ok && !term.IsTerminal(int(f.Fd())) && os.Getenv("JOURNAL_STREAM") != "" {
+			format = "json"
+		}
+	}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "nfpipe %s\n", version)
+		},
+	}
+}
