@@ -73,10 +73,16 @@ fuzz-short: ## Run every fuzz target briefly (FUZZTIME, default 5s each)
 bench: ## Print end-to-end packets/s, ns and allocations per packet, bytes per flow, and per-sink figures
 	$(GO) run ./cmd/nfpipe-bench
 	$(GO) test -run='^$$' -bench=BenchmarkWebSocketFanout -benchtime=1x ./sinks/dashboard/
+	$(GO) test -run='^$$' -bench='^Benchmark(RuleSimple|RuleWindowed)$$' ./stages/filter/
+	$(GO) test -run='^$$' -bench='^BenchmarkGeoLookup' ./stages/geoip/
 
 .PHONY: bench-live
 bench-live: ## Live capture benchmark: replay the bench capture into a veth, nfpipe vs tcpdump (root)
 	stages/capture/bench-live.sh
+
+.PHONY: geoip
+geoip: ## Fetch a freely licensed geolocation database into data/ (never committed; GEOIP_CITY=1 adds DB-IP city, ~135 MB)
+	bash stages/geoip/getdb.sh
 
 .PHONY: gobench
 gobench: ## Run the Go micro-benchmarks of the hot path

@@ -53,7 +53,7 @@ type collectSink struct {
 	mu     sync.Mutex
 	seen   []event.Time
 	shards map[event.Time]uint16 // shard each packet arrived on
-	slow time.Duration
+	slow   time.Duration
 }
 
 func (c *collectSink) Run(ctx context.Context, env *pipeline.Env) error {
@@ -251,7 +251,9 @@ func TestShardsRouteBatchesByShard(t *testing.T) {
 	saw := map[int]map[uint16]bool{}
 	pipeline.RegisterIn(r, &spec.Component{
 		Name: "shardpass", Role: spec.RoleStage, Summary: "copy", Accepts: event.KindsOf(event.Packet), Passthrough: true, Shardable: true,
-	}, func(c *noConfig, bc *pipeline.BuildContext) (pipeline.Component, error) { return passShard{&mu, saw}, nil })
+	}, func(c *noConfig, bc *pipeline.BuildContext) (pipeline.Component, error) {
+		return passShard{&mu, saw}, nil
+	})
 	cfg, errs := config.Parse("t.yaml", []byte(`
 stages:
   src: {type: counter, count: 9000, batch: 100}

@@ -67,7 +67,9 @@ type Counters struct {
 	Bytes   uint64 `json:"bytes"`
 }
 
-// Geo is the geolocation of an address.
+// Geo is the geolocation of an address. A *Geo attached to a record is
+// shared (caches hand out the same value for many records) and must never
+// be modified once published: replace the pointer instead.
 type Geo struct {
 	Label       string  `json:"label,omitempty"` // e.g. "private", "loopback"
 	CountryCode string  `json:"country_code,omitempty"`

@@ -64,8 +64,17 @@ func (d *Decoder) blame(err error, node *yaml.Node, path string) {
 	for _, fe := range fes {
 		n := node
 		for _, part := range strings.Split(fe.Field, ".") {
-			if v := mapValue(n, part); v != nil {
+			name, index := part, -1
+			if i := strings.IndexByte(part, '['); i > 0 && strings.HasSuffix(part, "]") {
+				if k, err := strconv.Atoi(part[i+1 : len(part)-1]); err == nil {
+					name, index = part[:i], k
+				}
+			}
+			if v := mapValue(n, name); v != nil {
 				n = v
+			}
+			if index >= 0 && n.Kind == yaml.SequenceNode && index < len(n.Content) {
+				n = n.Content[index]
 			}
 		}
 		d.errAt(n, path+"."+fe.Field, "%s", fe.Msg)

@@ -248,3 +248,26 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+type listCfg struct {
+	Rules []struct {
+		Name string `yaml:"name"`
+	} `yaml:"rules"`
+}
+
+func (l *listCfg) Validate() error {
+	return &spec.FieldError{Field: "rules[1].name", Msg: "duplicate rule name"}
+}
+
+func TestValidatorErrorsResolveListIndexes(t *testing.T) {
+	c := &spec.Component{Name: "l", Role: spec.RoleSink, Summary: "s", Accepts: event.AllKinds(), Fields: []*spec.Field{
+		spec.Objects("rules", spec.String("name").Description("rule name")).Description("rules"),
+	}}
+	var doc yaml.Node
+	_ = yaml.Unmarshal([]byte("rules:\n  - name: a\n  - name: a\n"), &doc)
+	d := &spec.Decoder{File: "l.yaml"}
+	d.DecodeComponent(c, doc.Content[0], "stages.f", &listCfg{})
+	if got := d.Errs.Error(); got != "l.yaml:3:11: stages.f.rules[1].name: duplicate rule name" {
+		t.Errorf("got %q", got)
+	}
+}
