@@ -6,4 +6,5 @@ import (
 	_ "github.com/nfpipe/nfpipe/sinks/dashboard"
 	_ "github.com/nfpipe/nfpipe/sinks/discard"
 	_ "github.com/nfpipe/nfpipe/sinks/jsonl"
+	_ "github.com/nfpipe/nfpipe/sinks/sqlite"
 )

@@ -55,6 +55,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		migrate.WithTableName(migrationsTable),
 		migrate.WithLocksTableName(migrationsLocks),
 		migrate.WithMarkAppliedOnSuccess(true))
+	// An up-to-date schema needs no write at all, so a database another
+	// process holds locked still opens.
+	if missing, err := m.MissingMigrations(ctx); err == nil && len(missing) == 0 {
+		return nil
+	}
 	if s.dialect == Postgres {
 		conn, err := s.db.Conn(ctx)
 		if err != nil {

@@ -83,6 +83,7 @@ type Store struct {
 	probe    string
 	where    string // path or redacted DSN, for messages
 	readOnly bool
+	busy     time.Duration
 
 	wmu   sync.Mutex // serialises writes
 	block *openBlock // the flow block being filled, nil before the first write
@@ -129,6 +130,13 @@ func (s *Store) Init(ctx context.Context) error {
 			}
 		}
 	}
+	if s.dialect == SQLite && !s.readOnly {
+		// Before any pooled connection touches a new file: their pragmas
+		// would initialise it without incremental vacuum.
+		if err := s.createSQLite(ctx); err != nil {
+			return err
+		}
+	}
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("cannot connect to %s: %w", s.where, err)
 	}
@@ -155,26 +163,32 @@ func openSQLite(o Options) (*Store, error) {
 			return nil, fmt.Errorf("no database at %s: %w", o.Path, err)
 		}
 	}
-	// Pragmas run on every new connection, in this order. auto_vacuum must
-	// come first: it only takes effect before the file is initialised,
-	// which switching to WAL does. synchronous=NORMAL in WAL mode loses no
-	// committed transaction when the process dies (only on power loss),
-	// at a fraction of FULL's fsyncs. journal_size_limit truncates the WAL
-	// after checkpoints so a burst does not leave a huge file behind.
-	// _txlock=immediate takes the write lock at BEGIN, so two writers wait
-	// on the busy timeout instead of failing to upgrade a read lock.
+	// Pragmas run on every new connection, in this order. busy_timeout
+	// comes first so the others wait for a lock rather than fail.
+	// synchronous=NORMAL in WAL mode loses no committed transaction when
+	// the process dies (only on power loss), at a fraction of FULL's
+	// fsyncs. journal_size_limit truncates the WAL after checkpoints so a
+	// burst does not leave a huge file behind. _txlock=immediate takes the
+	// write lock at BEGIN, so two writers wait on the busy timeout instead
+	// of failing to upgrade a read lock. auto_vacuum is not among them:
+	// setting it takes the write lock even when it changes nothing, so a
+	// new connection would fail while another process writes; a new file
+	// gets it once, in Init.
 	q := url.Values{}
-	q.Add("_pragma", "auto_vacuum(INCREMENTAL)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
-	q.Add("_pragma", "journal_size_limit(67108864)")
-	q.Add("_pragma", "foreign_keys(OFF)")
-	q.Set("_txlock", "immediate")
 	if o.ReadOnly {
-		q.Set("mode", "ro")
+		// query_only rather than mode=ro: a read-only connection cannot
+		// create the WAL index a WAL database needs after a clean close.
+		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", "journal_size_limit(67108864)")
+		q.Add("_pragma", "foreign_keys(OFF)")
+		q.Set("_txlock", "immediate")
 	}
-	dsn := "file:" + (&url.URL{Path: o.Path}).EscapedPath() + "?" + q.Encode()
+	dsn := sqliteDSN(o.Path, q)
 	sqldb, err := sql.Open(sqliteshim.ShimName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open %s: %w", o.Path, err)
@@ -182,7 +196,7 @@ func openSQLite(o Options) (*Store, error) {
 	sqldb.SetMaxOpenConns(o.MaxConns)
 	sqldb.SetMaxIdleConns(o.MaxConns)
 	sqldb.SetConnMaxIdleTime(0)
-	return &Store{db: bun.NewDB(sqldb, sqlitedialect.New()), dialect: SQLite, probe: o.Probe, where: o.Path, readOnly: o.ReadOnly}, nil
+	return &Store{db: bun.NewDB(sqldb, sqlitedialect.New()), dialect: SQLite, probe: o.Probe, where: o.Path, readOnly: o.ReadOnly, busy: o.BusyTimeout}, nil
 }
 
 func openPostgres(o Options) (*Store, error) {
@@ -205,9 +219,37 @@ func redactDSN(dsn string) string {
 	return u.Redacted()
 }
 
-// ensureIncrementalVacuum switches a database created elsewhere (with
-// auto_vacuum off) to incremental mode, which takes one VACUUM. New files
-// get the mode from the connection pragmas before their first table.
+func sqliteDSN(path string, q url.Values) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// createSQLite initialises a new database file with incremental
+// auto-vacuum, so retention can hand freed pages back to the file system.
+// The mode must be set before the first table and before the switch to
+// WAL; after that only a VACUUM outside WAL mode changes it (see
+// ensureIncrementalVacuum). Two processes creating the file at once both
+// set the same mode; the busy timeout orders them.
+func (s *Store) createSQLite(ctx context.Context) error {
+	if fi, err := os.Stat(s.where); err == nil && fi.Size() > 0 {
+		return nil
+	}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", s.busy.Milliseconds()))
+	q.Add("_pragma", "auto_vacuum(INCREMENTAL)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	boot, err := sql.Open(sqliteshim.ShimName, sqliteDSN(s.where, q))
+	if err == nil {
+		err = boot.PingContext(ctx)
+		boot.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("cannot create %s: %w", s.where, err)
+	}
+	return nil
+}
+
+// ensureIncrementalVacuum switches a database created elsewhere, without
+// incremental auto-vacuum, to it: out of WAL mode, one VACUUM, back.
 func (s *Store) ensureIncrementalVacuum(ctx context.Context) error {
 	var mode int
 	if err := s.db.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
@@ -217,11 +259,15 @@ func (s *Store) ensureIncrementalVacuum(ctx context.Context) error {
 	if mode == incremental {
 		return nil
 	}
-	if _, err := s.db.ExecContext(ctx, "PRAGMA auto_vacuum = INCREMENTAL"); err != nil {
-		return fmt.Errorf("cannot set auto_vacuum on %s: %w", s.where, err)
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
 	}
-	if _, err := s.db.ExecContext(ctx, "VACUUM"); err != nil {
-		return fmt.Errorf("cannot vacuum %s: %w", s.where, err)
+	defer conn.Close()
+	for _, q := range []string{"PRAGMA journal_mode = DELETE", "PRAGMA auto_vacuum = INCREMENTAL", "VACUUM", "PRAGMA journal_mode = WAL"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("cannot switch %s to incremental vacuum (%s): %w", s.where, q, err)
+		}
 	}
 	return nil
 }

@@ -36,7 +36,7 @@ func TestTwoProbesWriteAtOnce(t *testing.T) {
 			if stores[i] == nil {
 				t.FailNow()
 			}
-			recs[i] = synthFlows(9000, base, uint64(100+i))
+			recs[i] = synthFlows(6000, base, uint64(100+i))
 			stats[i] = synthIPStats(50, 30, 10*time.Second, base, uint64(200+i))
 		}
 		errs := make(chan error, len(probes))
@@ -45,7 +45,7 @@ func TestTwoProbesWriteAtOnce(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				s := stores[i]
-				const chunks = 18
+				const chunks = 12
 				perStats := (len(stats[i]) + chunks - 1) / chunks
 				for c := 0; c < chunks; c++ {
 					rows := &Rows{}

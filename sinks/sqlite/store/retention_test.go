@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/uptrace/bun/driver/sqliteshim"
 
 	"github.com/nfpipe/nfpipe/pipeline/event"
 )
@@ -19,8 +22,8 @@ func count(t testing.TB, s *Store, q string, args ...any) int64 {
 	return n
 }
 
-// TestRetentionByPacketTime stores ten days of packet time, a flow every
-// two minutes and ipstats every five, and prunes with a week for flows and two
+// TestRetentionByPacketTime stores ten days of packet time, a flow and
+// ipstats every five minutes, and prunes with a week for flows and two
 // days for the minute rollups, measured from the newest packet.
 func TestRetentionByPacketTime(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
@@ -29,8 +32,8 @@ func TestRetentionByPacketTime(t *testing.T) {
 		base := time.Date(2009, 11, 1, 0, 0, 0, 0, time.UTC) // a capture from long ago
 		const days = 10
 		var recs []event.FlowRec
-		for i, f := range synthFlows(days*24*30, base, 9) {
-			f.LastSeen = event.TimeOf(base.Add(time.Duration(i) * 2 * time.Minute))
+		for i, f := range synthFlows(days*24*12, base, 9) {
+			f.LastSeen = event.TimeOf(base.Add(time.Duration(i) * 5 * time.Minute))
 			f.FirstSeen = f.LastSeen - event.Time(time.Second)
 			recs = append(recs, f)
 		}
@@ -135,5 +138,49 @@ func TestPruneShrinksFile(t *testing.T) {
 	after := size()
 	if pr.FreedPages == 0 || after >= before*2/3 {
 		t.Errorf("file %d -> %d bytes after pruning %d of 40000 flows (%d pages freed)", before, after, pr.Flows, pr.FreedPages)
+	}
+}
+
+// TestIncrementalVacuumMode checks the mode of a new database, and that a
+// database created elsewhere (auto_vacuum off, a table of its own) is
+// switched without losing anything.
+func TestIncrementalVacuumMode(t *testing.T) {
+	mode := func(s *Store) int {
+		var m int
+		if err := s.DB().QueryRow("PRAGMA auto_vacuum").Scan(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	s := sqliteOpener(t)(t, "")
+	if m := mode(s); m != 2 {
+		t.Errorf("new database: auto_vacuum %d, want 2 (incremental)", m)
+	}
+
+	path := filepath.Join(t.TempDir(), "foreign.db")
+	db, err := sql.Open(sqliteshim.ShimName, "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('kept')"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s2, err := Open(context.Background(), Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if m := mode(s2); m != 2 {
+		t.Errorf("converted database: auto_vacuum %d, want 2", m)
+	}
+	var x string
+	if err := s2.DB().QueryRow("SELECT x FROM notes").Scan(&x); err != nil || x != "kept" {
+		t.Errorf("foreign table after conversion: %q %v", x, err)
+	}
+	var jm string
+	s2.DB().QueryRow("PRAGMA journal_mode").Scan(&jm)
+	if jm != "wal" {
+		t.Errorf("journal_mode %q after conversion, want wal", jm)
 	}
 }

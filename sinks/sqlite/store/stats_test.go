@@ -29,8 +29,8 @@ type totals struct{ bytesIn, bytesOut, pktsIn, pktsOut, flows, intervals int64 }
 func TestRollupsSumToRawIntervals(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		s := b.open(t, "")
-		base := time.Date(2024, 3, 1, 10, 17, 0, 0, time.UTC)   // not on an hour boundary
-		recs := synthIPStats(300, 400, 10*time.Second, base, 1) // 66 minutes
+		base := time.Date(2024, 3, 1, 10, 17, 0, 0, time.UTC)  // not on an hour boundary
+		recs := synthIPStats(60, 400, 10*time.Second, base, 1) // 66 minutes
 		// Small transactions: buckets are written in many pieces.
 		writeIPStats(t, s, recs, 997)
 		var raw totals

@@ -315,7 +315,7 @@ func MergeIPStats(rows []IPStat) []IPStat {
 	for _, r := range rows {
 		k := ipStatKey{r.Probe, r.Res, r.Bucket, r.IP}
 		if i, ok := idx[k]; ok {
-			out[i].add(&r)
+			out[i].Add(&r)
 			continue
 		}
 		idx[k] = len(out)
@@ -324,8 +324,9 @@ func MergeIPStats(rows []IPStat) []IPStat {
 	return out
 }
 
-// add folds o into r.
-func (r *IPStat) add(o *IPStat) {
+// Add folds the increment o into r: counters add up, distinct counts
+// keep the larger value, geo the newest known.
+func (r *IPStat) Add(o *IPStat) {
 	r.BytesIn += o.BytesIn
 	r.BytesOut += o.BytesOut
 	r.PacketsIn += o.PacketsIn
