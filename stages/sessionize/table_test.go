@@ -128,6 +128,23 @@ func TestNoRTTWithoutSYN(t *testing.T) {
 	}
 }
 
+// TestNoRTTFromLateSYN: the SYN-ACK is seen first and a late copy of the
+// client's SYN only afterwards; the flow has no SYN time, so no RTT (it
+// used to be measured from time zero).
+func TestNoRTTFromLateSYN(t *testing.T) {
+	tb, c := newTestTable(DefaultConfig())
+	base := 1700000000 * time.Second
+	addAll(tb,
+		seq(tcp(base, "10.0.0.1", 80, "10.0.0.9", 40000, fSA), 5000, 1001),
+		seq(tcp(base+time.Millisecond, "10.0.0.9", 40000, "10.0.0.1", 80, fS), 1000, 0),
+		seq(tcp(base+2*time.Millisecond, "10.0.0.9", 40000, "10.0.0.1", 80, fA), 1001, 5001),
+	)
+	tb.Flush(event.ReasonShutdown)
+	if len(c.flows) != 1 || c.flows[0].RTT != 0 {
+		t.Fatalf("flows %+v, want one without rtt", c.flows)
+	}
+}
+
 func TestFINCloseWithLinger(t *testing.T) {
 	tb, c := newTestTable(DefaultConfig()) // close_linger 5s
 	addAll(tb, handshake(0, 10*time.Millisecond)...)

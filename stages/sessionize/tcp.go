@@ -70,7 +70,10 @@ func trackTCP(e *entry, dir int, p *event.PacketRec) {
 	case event.TCPSynReceived:
 		if ack && !syn && dir == c2s {
 			e.state = event.TCPEstablished
-			if e.flags[c2s]&event.FlagSYN != 0 && p.TS > e.syn {
+			// Only a SYN seen before the SYN-ACK starts the clock: a flow
+			// first seen at its SYN-ACK has no SYN time (e.syn == 0), even
+			// if a late copy of the SYN shows up afterwards.
+			if e.syn != 0 && p.TS > e.syn {
 				e.rtt = p.TS - e.syn
 			}
 		} else if ack && !syn {
