@@ -32,8 +32,16 @@ ui: ## Build the dashboard's web assets (npm ci, then bundle the pinned librarie
 e2e: ui ## Browser tests of the dashboard in headless Chromium (Debian's chromium package)
 	$(GO) test -tags e2e -count=1 -run TestBrowser ./sinks/dashboard/
 
+.PHONY: proto
+proto: ## Regenerate the plugin protocol's Go code (protoc 3.21 from apt; go install protoc-gen-go@v1.36.12, protoc-gen-go-grpc@v1.6.2)
+	plugins/proto/gen.sh
+
+.PHONY: plugins
+plugins: ## Build the example plugins into bin/plugins/
+	$(GO) build -trimpath -o bin/plugins/ ./examples/plugins/...
+
 .PHONY: unit
-unit: ## Run all Go tests with the race detector
+unit: plugins ## Run all Go tests with the race detector
 	$(GO) test -race -count=1 $(PKGS)
 
 .PHONY: vet
@@ -49,7 +57,7 @@ fmt-check: ## Fail if any file needs gofmt
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "needs gofmt:"; echo "$$out"; exit 1; fi
 
 .PHONY: examples
-examples: ## Validate every example pipeline
+examples: plugins ## Validate every example pipeline
 	$(GO) run ./cmd/nfpipe validate --no-environment examples/*.yaml
 
 .PHONY: docs
@@ -75,6 +83,7 @@ bench: ## Print end-to-end packets/s, ns and allocations per packet, bytes per f
 	$(GO) test -run='^$$' -bench=BenchmarkWebSocketFanout -benchtime=1x ./sinks/dashboard/
 	$(GO) test -run='^$$' -bench='^Benchmark(RuleSimple|RuleWindowed)$$' ./stages/filter/
 	$(GO) test -run='^$$' -bench='^BenchmarkGeoLookup' ./stages/geoip/
+	$(GO) test -run='^$$' -bench='NoPlugin|Plugin' -benchtime=1000000x ./stages/plugin/
 
 .PHONY: bench-live
 bench-live: ## Live capture benchmark: replay the bench capture into a veth, nfpipe vs tcpdump (root)

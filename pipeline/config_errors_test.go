@@ -195,3 +195,24 @@ sinks:
 		})
 	}
 }
+
+func TestConstructorFieldErrorsPointAtTheField(t *testing.T) {
+	r := shapeRegistry()
+	pipeline.RegisterIn(r, &spec.Component{Name: "opener", Role: spec.RoleSink, Summary: "s", Accepts: event.KindsOf(event.Raw),
+		Fields: []*spec.Field{spec.String("path").Description("file")}},
+		func(c *pathCfg, _ *pipeline.BuildContext) (pipeline.Component, error) {
+			return nil, &spec.FieldError{Field: "path", Msg: "cannot open " + c.Path}
+		})
+	cfg, _ := config.Parse("p.yaml", []byte(`stages:
+  cap: {type: capture, file: x.pcap}
+sinks:
+  out:
+    type: opener
+    inputs: [cap]
+    path: /nope/x
+`), func(string) (string, bool) { return "", false })
+	_, errs := pipeline.FromConfig(cfg, pipeline.WithRegistry(r))
+	if got := errs.Error(); got != "p.yaml:7:11: sinks.out.path: cannot open /nope/x" {
+		t.Errorf("got %q", got)
+	}
+}

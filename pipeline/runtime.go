@@ -131,7 +131,7 @@ func Build(plan *Plan, opts ...Option) (*Pipeline, spec.Errors) {
 		for i := 0; i < n.shards; i++ {
 			comp, err := n.reg.Build(n.cfg, bc)
 			if err != nil {
-				errs = append(errs, posErr(plan.Config.File, n.decl.TypeNode, n.decl.Path, err.Error()))
+				errs = append(errs, constructorErrors(plan.Config.File, n, err)...)
 				break
 			}
 			n.instances = append(n.instances, comp)
@@ -169,6 +169,19 @@ func Build(plan *Plan, opts ...Option) (*Pipeline, spec.Errors) {
 		}
 	}
 	return p, nil
+}
+
+// constructorErrors positions a constructor's error: field errors at the
+// field's value, anything else at the component's type.
+func constructorErrors(file string, n *node, err error) spec.Errors {
+	var fe *spec.FieldError
+	var fes spec.FieldErrors
+	if errors.As(err, &fe) || errors.As(err, &fes) {
+		d := &spec.Decoder{File: file}
+		d.Blame(err, n.decl.Node, n.decl.Path)
+		return d.Errs
+	}
+	return spec.Errors{posErr(file, n.decl.TypeNode, n.decl.Path, err.Error())}
 }
 
 // Close releases what the components' constructors opened. Run calls it

@@ -46,6 +46,10 @@ func (d *Decoder) DecodeComponent(c *Component, node *yaml.Node, path string, ou
 	return len(d.Errs) == before
 }
 
+// Blame records err against a component: a *FieldError or FieldErrors
+// points at the named field's value under node, anything else at node.
+func (d *Decoder) Blame(err error, node *yaml.Node, path string) { d.blame(err, node, path) }
+
 // blame turns Validate's errors into positioned errors.
 func (d *Decoder) blame(err error, node *yaml.Node, path string) {
 	if err == nil {
