@@ -27,6 +27,7 @@ type Stats struct {
 	Dropped atomic.Uint64
 	Errors  atomic.Uint64
 	busy    atomic.Int64 // nanoseconds spent processing
+	latency latencyHist  // processing time per input batch
 
 	mu        sync.Mutex
 	health    Health
@@ -71,8 +72,13 @@ func (s *Stats) SetHealth(h Health, msg string) {
 	s.mu.Unlock()
 }
 
-// AddBusy adds processing time.
-func (s *Stats) AddBusy(d time.Duration) { s.busy.Add(int64(d)) }
+// AddBusy adds the processing time of one input batch: to the busy
+// total and to the batch latency histogram. Components that read Input
+// themselves call it once per batch; Batches does it for the others.
+func (s *Stats) AddBusy(d time.Duration) {
+	s.busy.Add(int64(d))
+	s.latency.observe(d)
+}
 
 // ComponentStatus is a snapshot of one component.
 type ComponentStatus struct {
@@ -91,6 +97,9 @@ type ComponentStatus struct {
 	HealthMsg   string            `json:"health_message,omitempty"`
 	Counters    map[string]uint64 `json:"counters,omitempty"`
 	Gauges      map[string]int64  `json:"gauges,omitempty"`
+	// BatchLatency is the processing time per input batch (none for
+	// sources), for the metrics endpoint; the JSON status leaves it out.
+	BatchLatency BatchLatency `json:"-"`
 }
 
 // Status is a snapshot of the whole pipeline.
@@ -113,11 +122,12 @@ func (s Status) Component(name string) (ComponentStatus, bool) {
 
 func (s *Stats) snapshot() ComponentStatus {
 	cs := ComponentStatus{
-		EventsIn:    s.In.Load(),
-		EventsOut:   s.Out.Load(),
-		Dropped:     s.Dropped.Load(),
-		Errors:      s.Errors.Load(),
-		BusySeconds: time.Duration(s.busy.Load()).Seconds(),
+		EventsIn:     s.In.Load(),
+		EventsOut:    s.Out.Load(),
+		Dropped:      s.Dropped.Load(),
+		Errors:       s.Errors.Load(),
+		BusySeconds:  time.Duration(s.busy.Load()).Seconds(),
+		BatchLatency: s.latency.snapshot(),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

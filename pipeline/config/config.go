@@ -50,6 +50,8 @@ type Config struct {
 	File  string // as given, for error messages
 	Dir   string // directory for relative paths
 	Decls []*Decl
+	// Metrics is the top-level metrics: block, nil when absent.
+	Metrics *Metrics
 }
 
 // Decl returns the declaration with the given name.
@@ -83,15 +85,6 @@ var namePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 
 // Parse parses pipeline YAML. lookupEnv resolves ${VAR} references.
 func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Config, spec.Errors) {
-	cfg := &Config{File: file, Dir: filepath.Dir(file)}
-	var errs spec.Errors
-	add := func(n *yaml.Node, path, format string, args ...any) {
-		e := spec.Error{File: file, Path: path, Msg: fmt.Sprintf(format, args...)}
-		if n != nil {
-			e.Line, e.Col = n.Line, n.Column
-		}
-		errs = append(errs, e)
-	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		line := 0
@@ -106,7 +99,23 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	if len(doc.Content) == 0 {
 		return nil, spec.Errors{{File: file, Msg: "the pipeline file is empty; declare stages: and sinks:"}}
 	}
-	root := doc.Content[0]
+	return ParseNode(file, doc.Content[0], lookupEnv)
+}
+
+// ParseNode parses a pipeline already read as YAML: its root mapping.
+// Errors carry the nodes' own positions, so a pipeline built from another
+// file (a converted configuration) reports problems where that file has
+// them. The node is edited in place by ${VAR} expansion.
+func ParseNode(file string, root *yaml.Node, lookupEnv func(string) (string, bool)) (*Config, spec.Errors) {
+	cfg := &Config{File: file, Dir: filepath.Dir(file)}
+	var errs spec.Errors
+	add := func(n *yaml.Node, path, format string, args ...any) {
+		e := spec.Error{File: file, Path: path, Msg: fmt.Sprintf(format, args...)}
+		if n != nil {
+			e.Line, e.Col = n.Line, n.Column
+		}
+		errs = append(errs, e)
+	}
 	if root.Kind != yaml.MappingNode {
 		return nil, spec.Errors{{File: file, Line: root.Line, Col: root.Column, Msg: "expected a mapping with stages: and sinks:"}}
 	}
@@ -120,12 +129,15 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 			role = spec.RoleStage
 		case "sinks":
 			role = spec.RoleSink
+		case "metrics":
+			cfg.Metrics = parseMetrics(k, v, add)
+			continue
 		default:
 			msg := fmt.Sprintf("unknown top-level key %q", k.Value)
-			if s := spec.Suggest(k.Value, []string{"stages", "sinks"}); s != "" {
+			if s := spec.Suggest(k.Value, []string{"stages", "sinks", "metrics"}); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			} else {
-				msg += "; a pipeline has stages: and sinks:"
+				msg += "; a pipeline has stages:, sinks: and optionally metrics:"
 			}
 			add(k, "", "%s", msg)
 			continue

@@ -62,7 +62,7 @@ func (d *Dashboard) requireAuth(next http.Handler) http.Handler {
 			return
 		}
 		d.stats.authFailures.Add(1)
-		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/ws" || r.Method != http.MethodGet {
+		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/ws" || r.URL.Path == metricsPath || r.Method != http.MethodGet {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="nfpipe"`)
 			writeJSON(w, http.StatusUnauthorized, apiError{Error: "authentication required: send Authorization: Bearer <token>, or log in at /login"})
 			return

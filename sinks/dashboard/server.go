@@ -86,6 +86,7 @@ func (d *Dashboard) routes() http.Handler {
 		writeJSON(w, http.StatusNotFound, apiError{Error: "no such endpoint " + r.URL.Path + "; see /api/openapi.json"})
 	})
 	mux.HandleFunc("/ws", d.serveWS)
+	mux.HandleFunc(metricsPath, d.metricsHandler())
 	mux.HandleFunc("/login", d.serveLogin)
 	mux.HandleFunc("/logout", d.serveLogout)
 	mux.Handle("/", d.staticHandler())
