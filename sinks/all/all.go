@@ -7,4 +7,6 @@ import (
 	_ "github.com/nfpipe/nfpipe/sinks/discard"
 	_ "github.com/nfpipe/nfpipe/sinks/jsonl"
 	_ "github.com/nfpipe/nfpipe/sinks/sqlite"
+	_ "github.com/nfpipe/nfpipe/sinks/webhook"
+	_ "github.com/nfpipe/nfpipe/sinks/websocket"
 )

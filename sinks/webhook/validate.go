@@ -22,7 +22,9 @@ var reservedHeaders = []string{HeaderSignature, HeaderTimestamp, HeaderDelivery,
 func (c *Config) Validate() error {
 	var errs spec.FieldErrors
 	add := func(field, msg string) { errs = append(errs, &spec.FieldError{Field: field, Msg: msg}) }
-	if _, err := parseURL(c.URL); err != nil {
+	// A literal ${VAR} is a reference not expanded here (docs and
+	// examples); the constructor still refuses it.
+	if _, err := parseURL(c.URL); err != nil && !unexpanded(c.URL) {
 		add("url", err.Error())
 	}
 	for k, v := range c.Headers {
