@@ -2,41 +2,137 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/nfpipe/nfpipe/pipeline/event"
 )
 
-func BenchmarkInsertFlowsSQLite(b *testing.B) {
+// benchTx is the flows per transaction, the sink's default batch_size.
+const benchTx = 1000
+
+// plain strips the enrichment a pipeline without geoip or rules lacks.
+func plain(recs []event.FlowRec) []event.FlowRec {
+	for i := range recs {
+		recs[i].Client.Geo, recs[i].Server.Geo = nil, nil
+		recs[i].Tags, recs[i].Attrs = nil, nil
+	}
+	return recs
+}
+
+// benchInsert writes b.N transactions of benchTx flows, converting each
+// record as the sink does, and reports rows per second of wall time and
+// of CPU time (the machine may be shared).
+func benchInsert(b *testing.B, s *Store, enriched bool) {
 	ctx := context.Background()
-	s, err := Open(ctx, Options{Path: filepath.Join(b.TempDir(), "bench.db")})
-	if err != nil {
-		b.Fatal(err)
+	recs := synthFlows(benchTx*b.N, time.Unix(1700000000, 0), 1)
+	if !enriched {
+		recs = plain(recs)
 	}
-	defer s.Close()
-	for _, p := range strings.Split(os.Getenv("ZZP"), ";") {
-		if p != "" {
-			if _, err := s.db.Exec(p); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	const batch = 1000
-	recs := synthFlows(batch*b.N, time.Unix(1700000000, 0), 1)
 	rows := &Rows{}
+	b.ReportAllocs()
 	c0 := cpuNow()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		rows.Reset()
-		for j := range recs[i*batch : i*batch+batch] {
-			rows.Flows = append(rows.Flows, FlowFromRecord("", &recs[i*batch+j]))
+		for j := i * benchTx; j < (i+1)*benchTx; j++ {
+			rows.Flows = append(rows.Flows, FlowFromRecord("", &recs[j]))
 		}
 		if err := s.Write(ctx, rows); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "rows/s")
-	b.ReportMetric(float64(b.N*batch)/(cpuNow()-c0).Seconds(), "rows/cpu-s")
+	b.StopTimer()
+	n := float64(b.N * benchTx)
+	b.ReportMetric(n/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(n/(cpuNow()-c0).Seconds(), "rows/cpu-s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/row")
+}
+
+func BenchmarkInsertFlowsSQLite(b *testing.B) {
+	for _, enriched := range []bool{false, true} {
+		b.Run(fmt.Sprintf("geo=%v", enriched), func(b *testing.B) {
+			s, err := Open(context.Background(), Options{Path: filepath.Join(b.TempDir(), "bench.db")})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			benchInsert(b, s, enriched)
+		})
+	}
+}
+
+func BenchmarkInsertFlowsPostgres(b *testing.B) {
+	dsn := os.Getenv(pgEnv)
+	if dsn == "" {
+		b.Skipf("set %s (run .ci/postgres.sh as root to get one)", pgEnv)
+	}
+	for _, enriched := range []bool{false, true} {
+		b.Run(fmt.Sprintf("geo=%v", enriched), func(b *testing.B) {
+			s := postgresOpener(b, dsn)(b, "bench")
+			benchInsert(b, s, enriched)
+		})
+	}
+}
+
+// sizeFlows is how many flows the size benchmarks write: enough for the
+// per-row size to settle, few enough to finish in seconds.
+const sizeFlows = 200_000
+
+// BenchmarkSizePerMillionFlows reports the disk space a million flows
+// take (table, skip index, and the rest of the file), extrapolated from
+// sizeFlows. Run it with -benchtime=1x.
+func BenchmarkSizePerMillionFlows(b *testing.B) {
+	ctx := context.Background()
+	for _, enriched := range []bool{false, true} {
+		b.Run(fmt.Sprintf("sqlite/geo=%v", enriched), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				path := filepath.Join(b.TempDir(), "size.db")
+				s, err := Open(ctx, Options{Path: path})
+				if err != nil {
+					b.Fatal(err)
+				}
+				recs := synthFlows(sizeFlows, time.Unix(1700000000, 0), 2)
+				if !enriched {
+					recs = plain(recs)
+				}
+				writeFlows(b, s, recs, benchTx)
+				if err := s.Flush(ctx); err != nil {
+					b.Fatal(err)
+				}
+				s.Close() // checkpoints the WAL into the file
+				var total int64
+				for _, f := range []string{path, path + "-wal", path + "-shm"} {
+					if fi, err := os.Stat(f); err == nil {
+						total += fi.Size()
+					}
+				}
+				b.ReportMetric(float64(total)*1e6/sizeFlows/(1<<20), "MiB/Mflows")
+				b.ReportMetric(float64(total)/sizeFlows, "bytes/flow")
+			}
+		})
+	}
+	if dsn := os.Getenv(pgEnv); dsn != "" {
+		b.Run("postgres/geo=false", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				s := postgresOpener(b, dsn)(b, "size")
+				writeFlows(b, s, plain(synthFlows(sizeFlows, time.Unix(1700000000, 0), 2)), benchTx)
+				if err := s.Flush(ctx); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.DB().ExecContext(ctx, "VACUUM ANALYZE flows"); err != nil {
+					b.Fatal(err)
+				}
+				var total int64
+				if err := s.DB().QueryRowContext(ctx, "SELECT pg_total_relation_size('flows') + pg_total_relation_size('flow_blocks')").Scan(&total); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(total)*1e6/sizeFlows/(1<<20), "MiB/Mflows")
+				b.ReportMetric(float64(total)/sizeFlows, "bytes/flow")
+			}
+		})
+	}
 }

@@ -6,6 +6,9 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // Column groups of flows. Geo, tags and attrs are NULL for most rows (no
@@ -149,5 +152,36 @@ func (s *Store) insertFlowsSingle(ctx context.Context, conn *sql.Conn, flows []F
 			}
 		}
 		return nil
+	})
+}
+
+// copyFlows writes flows to PostgreSQL with COPY, on the connection that
+// holds the transaction: one round trip for the whole batch, and no SQL
+// text to parse. Measured at several times the rate of multi-row INSERTs
+// through database/sql.
+func (s *Store) copyFlows(ctx context.Context, conn *sql.Conn, flows []Flow) error {
+	cols := flowColumnList(flowAllCols)
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("driver %T is not pgx", dc)
+		}
+		row := make([]any, 0, len(cols))
+		src := pgx.CopyFromFunc(func() func() ([]any, error) {
+			i := 0
+			return func() ([]any, error) {
+				if i == len(flows) {
+					return nil, nil
+				}
+				row = appendFlowArgs(row[:0], &flows[i], flowAllCols)
+				i++
+				return row, nil
+			}
+		}())
+		n, err := sc.Conn().CopyFrom(ctx, pgx.Identifier{"flows"}, cols, src)
+		if err == nil && n != int64(len(flows)) {
+			err = fmt.Errorf("copied %d of %d flows", n, len(flows))
+		}
+		return err
 	})
 }

@@ -176,3 +176,29 @@ func TestSkipIndexSkips(t *testing.T) {
 		t.Error("the block holding the address was skipped")
 	}
 }
+
+// TestLostBlockRowIsRebuilt deletes the index row of the block being
+// filled, as a careless manual cleanup would: the next write indexes the
+// block again and no flow becomes invisible.
+func TestLostBlockRowIsRebuilt(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := b.open(t, "")
+		recs := synthFlows(300, time.Unix(1700000000, 0), 12)
+		writeFlows(t, s, recs[:100], 100)
+		if _, err := s.DB().Exec("DELETE FROM flow_blocks"); err != nil {
+			t.Fatal(err)
+		}
+		writeFlows(t, s, recs[100:], 100)
+		if got := len(allPages(t, s, FlowQuery{Limit: 1000})); got != 300 {
+			t.Errorf("%d of 300 flows found after the index row was lost", got)
+		}
+		ip := recs[50].Server.IP.String()
+		found := false
+		for _, id := range allPages(t, s, FlowQuery{IP: ip}) {
+			found = found || id == recs[50].ID
+		}
+		if !found {
+			t.Error("a flow of the lost row's block is not found by address")
+		}
+	})
+}

@@ -85,8 +85,9 @@ type Store struct {
 	readOnly bool
 	busy     time.Duration
 
-	wmu   sync.Mutex // serialises writes
-	block *openBlock // the flow block being filled, nil before the first write
+	wmu     sync.Mutex // serialises writes
+	flowSeq string     // PostgreSQL: the sequence of flows.id
+	block   *openBlock // the flow block being filled, nil before the first write
 }
 
 // Open opens (and unless ReadOnly, creates and migrates) a store.

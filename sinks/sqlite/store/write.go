@@ -126,7 +126,7 @@ func (s *Store) writeFlows(ctx context.Context, conn *sql.Conn, tx bun.Tx, flows
 	}
 	var err error
 	if s.dialect == Postgres {
-		err = s.insertFlowsMulti(ctx, tx, flows)
+		err = s.copyFlows(ctx, conn, flows)
 	} else {
 		err = s.insertFlowsSingle(ctx, conn, flows)
 	}
@@ -192,18 +192,30 @@ func (s *Store) saveBlock(ctx context.Context, tx bun.Tx, ob *openBlock, final b
 		ob.row.BloomHi = ob.row.HiID
 		ob.bloomAt = time.Now()
 	}
+	insert := func() error {
+		// Parameters, not bun's inlined SQL: the filter is 16 KiB.
+		return tx.Tx.QueryRowContext(ctx, s.rebind("INSERT INTO flow_blocks (probe, lo_id, hi_id, rows, min_last, max_last, bloom_hi, bloom) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"),
+			ob.row.Probe, ob.row.LoID, ob.row.HiID, ob.row.Rows, ob.row.MinLast, ob.row.MaxLast, ob.row.BloomHi, ob.bits.bytes()).Scan(&ob.row.ID)
+	}
 	var err error
+	var res sql.Result
 	switch {
 	case ob.row.ID == 0:
-		_, err = tx.NewInsert().Model(&ob.row).Returning("id").Exec(ctx)
+		err = insert()
 	case writeBloom:
-		// The filter goes as a parameter: bun would inline it as 32 KiB
-		// of hex for the database to parse.
-		_, err = tx.Tx.ExecContext(ctx, s.rebind("UPDATE flow_blocks SET hi_id = ?, rows = ?, min_last = ?, max_last = ?, bloom_hi = ?, bloom = ? WHERE id = ?"),
+		res, err = tx.Tx.ExecContext(ctx, s.rebind("UPDATE flow_blocks SET hi_id = ?, rows = ?, min_last = ?, max_last = ?, bloom_hi = ?, bloom = ? WHERE id = ?"),
 			ob.row.HiID, ob.row.Rows, ob.row.MinLast, ob.row.MaxLast, ob.row.BloomHi, ob.row.Bloom, ob.row.ID)
 	default:
-		_, err = tx.Tx.ExecContext(ctx, s.rebind("UPDATE flow_blocks SET hi_id = ?, rows = ?, min_last = ?, max_last = ? WHERE id = ?"),
+		res, err = tx.Tx.ExecContext(ctx, s.rebind("UPDATE flow_blocks SET hi_id = ?, rows = ?, min_last = ?, max_last = ? WHERE id = ?"),
 			ob.row.HiID, ob.row.Rows, ob.row.MinLast, ob.row.MaxLast, ob.row.ID)
+	}
+	if res != nil {
+		if n, _ := res.RowsAffected(); n == 0 {
+			// The row is gone (deleted by hand, or by another tool): index
+			// the block again, filter included, rather than lose its rows.
+			ob.row.BloomHi = ob.row.HiID
+			err = insert()
+		}
 	}
 	ob.row.Bloom = nil // the bits are the live copy
 	if err != nil {
@@ -235,7 +247,14 @@ func (s *Store) Flush(ctx context.Context) error {
 // come from the table's sequence, shared safely by every probe.
 func (s *Store) allocIDs(ctx context.Context, tx bun.Tx, flows []Flow) error {
 	if s.dialect == Postgres {
-		rows, err := tx.QueryContext(ctx, "SELECT nextval(pg_get_serial_sequence('flows', 'id')) FROM generate_series(1, ?)", len(flows))
+		if s.flowSeq == "" {
+			// Resolved once: looking it up per row costs more than the
+			// ids themselves.
+			if err := tx.QueryRowContext(ctx, "SELECT pg_get_serial_sequence('flows', 'id')").Scan(&s.flowSeq); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT nextval(?::regclass) FROM generate_series(1, ?)", s.flowSeq, len(flows))
 		if err != nil {
 			return err
 		}
@@ -357,38 +376,4 @@ func (s *Store) rebind(q string) string {
 		b.WriteByte(q[i])
 	}
 	return b.String()
-}
-
-// pgRowsPerInsert keeps a multi-row INSERT under PostgreSQL's 65535
-// parameters.
-const pgRowsPerInsert = 1000
-
-// insertFlowsMulti writes flows with multi-row INSERTs, which spare
-// PostgreSQL a network round trip per row.
-func (s *Store) insertFlowsMulti(ctx context.Context, tx bun.Tx, flows []Flow) error {
-	args := make([]any, 0, allFlowNumColumns*min(len(flows), pgRowsPerInsert))
-	for start := 0; start < len(flows); start += pgRowsPerInsert {
-		chunk := flows[start:min(start+pgRowsPerInsert, len(flows))]
-		var q strings.Builder
-		q.WriteString("INSERT INTO flows (" + allFlowColumns + ") VALUES ")
-		args = args[:0]
-		for i := range chunk {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteByte('(')
-			for c := 0; c < allFlowNumColumns; c++ {
-				if c > 0 {
-					q.WriteByte(',')
-				}
-				fmt.Fprintf(&q, "$%d", i*allFlowNumColumns+c+1)
-			}
-			q.WriteByte(')')
-			args = appendFlowArgs(args, &chunk[i], flowAllCols)
-		}
-		if _, err := tx.Tx.ExecContext(ctx, q.String(), args...); err != nil {
-			return err
-		}
-	}
-	return nil
 }
