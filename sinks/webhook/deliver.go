@@ -106,7 +106,7 @@ func (d *deliverer) deliver(ctx context.Context, items []*item) {
 		}
 		d.c.failed.Add(1)
 		d.failures++
-		if max := d.s.cfg.MaxRetries; max > 0 && n > max {
+		if limit := d.s.cfg.MaxRetries; limit > 0 && n > limit {
 			d.c.drop(len(items))
 			d.log.Error("webhook delivery failed too often; alerts dropped", "endpoint", d.s.endpoint, "problem", res.problem, "attempts", n, "alerts", len(items))
 			return

@@ -53,11 +53,6 @@ func newFrame(b *event.Batch) *frame {
 			f.offs = append(f.offs, len(f.buf))
 			f.buf = append(b.Alerts[i].AppendJSON(f.buf), ',')
 		}
-	case event.Packet:
-		for i := range b.Packets {
-			f.offs = append(f.offs, len(f.buf))
-			f.buf = append(b.Packets[i].AppendJSON(f.buf), ',')
-		}
 	}
 	if len(f.offs) > 0 {
 		f.buf[len(f.buf)-1] = ']'
