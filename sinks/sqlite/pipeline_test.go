@@ -245,3 +245,80 @@ func TestPipelineIntoPostgres(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelineStoresAlerts runs a recording of port scans through the
+// filter stage's scan rule: every alert it raises (firing, then
+// resolved) is stored with the flow that fired it, and tagged flows keep
+// their tags.
+func TestPipelineStoresAlerts(t *testing.T) {
+	dir := t.TempDir()
+	db, out := filepath.Join(dir, "h.db"), filepath.Join(dir, "ref.jsonl")
+	runYAML(t, fmt.Sprintf(`
+stages:
+  capture: {type: capture, file: %q}
+  decode: {type: decode, inputs: [capture]}
+  sessions: {type: sessionize, inputs: [decode]}
+  alerts:
+    type: filter
+    inputs: [sessions]
+    rules:
+      - name: port_scan
+        when: 'kind == "flow" && flow.proto == "tcp"'
+        for: 60s
+        key: flow.client_ip
+        aggregate: distinct
+        value: flow.server_port
+        threshold: 100
+        tag: [scanner]
+        alert:
+          severity: critical
+          message: 'port scan from {{ key }}: {{ value }} ports in {{ window }}'
+sinks:
+  history: {type: sqlite, inputs: [alerts], path: %q}
+  reference: {type: jsonl, inputs: [alerts], path: %q}
+`, filepath.Join(repoRoot(t), "stages/filter/testdata/portscan.pcap"), db, out))
+	s := openStore(t, store.Options{Path: db, ReadOnly: true})
+	var want []string
+	tagged := 0
+	for _, l := range readLines(t, out) {
+		if strings.HasPrefix(l, `{"kind":"alert"`) {
+			want = append(want, l)
+		}
+		if strings.HasPrefix(l, `{"kind":"flow"`) && strings.Contains(l, `"tags":["scanner"]`) {
+			tagged++
+		}
+	}
+	if len(want) == 0 || tagged == 0 {
+		t.Fatalf("the reference has %d alerts and %d tagged flows; the rule did not fire", len(want), tagged)
+	}
+	t.Logf("%d alerts, %d tagged flows", len(want), tagged)
+	page, err := s.Alerts(context.Background(), store.AlertQuery{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Alerts) != len(want) {
+		t.Fatalf("%d alerts stored, want %d", len(page.Alerts), len(want))
+	}
+	for i, a := range page.Alerts {
+		// Newest first in the store, oldest first in the file.
+		var ref struct {
+			ID, Rule, Severity, State, Subject, Message string
+			DedupeKey                                  string          `json:"dedupe_key"`
+			Time                                       time.Time       `json:"time"`
+			Flow                                       json.RawMessage `json:"flow"`
+		}
+		if err := json.Unmarshal([]byte(want[len(want)-1-i]), &ref); err != nil {
+			t.Fatal(err)
+		}
+		if a.AlertID != ref.ID || a.Rule != ref.Rule || a.Severity != ref.Severity || a.State != ref.State ||
+			a.Subject != ref.Subject || a.Message != ref.Message || a.DedupeKey != ref.DedupeKey || a.Time != ref.Time.UnixNano() {
+			t.Errorf("alert %d: stored %+v, reference %s", i, a, want[len(want)-1-i])
+		}
+		if len(ref.Flow) > 0 && a.Record != string(ref.Flow) {
+			t.Errorf("alert %d: stored record %s, reference %s", i, a.Record, ref.Flow)
+		}
+	}
+	if n := count(t, s, "SELECT COUNT(*) FROM flows WHERE tags = ?", `["scanner"]`); n != int64(tagged) {
+		t.Errorf("%d tagged flows stored, want %d", n, tagged)
+	}
+}

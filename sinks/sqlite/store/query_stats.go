@@ -173,13 +173,24 @@ type Point struct {
 	Bytes   int64     `json:"bytes"`
 	Packets int64     `json:"packets"`
 	Flows   int64     `json:"flows"`
+	// In and out are as seen from the address of an IP series. For the
+	// total traffic from ip_stats they are the sums over every address
+	// (each about equal to Bytes); from flows, out is client to server.
+	BytesIn    int64 `json:"bytes_in"`
+	BytesOut   int64 `json:"bytes_out"`
+	PacketsIn  int64 `json:"packets_in"`
+	PacketsOut int64 `json:"packets_out"`
 }
 
 type pointRow struct {
-	T       int64 `bun:"t"`
-	Bytes   int64 `bun:"bytes"`
-	Packets int64 `bun:"packets"`
-	Flows   int64 `bun:"flows"`
+	T          int64 `bun:"t"`
+	Bytes      int64 `bun:"bytes"`
+	Packets    int64 `bun:"packets"`
+	Flows      int64 `bun:"flows"`
+	BytesIn    int64 `bun:"bytes_in"`
+	BytesOut   int64 `bun:"bytes_out"`
+	PacketsIn  int64 `bun:"packets_in"`
+	PacketsOut int64 `bun:"packets_out"`
 }
 
 // TimeSeries returns bytes, packets and flows per bucket over a closed
@@ -231,10 +242,11 @@ func (s *Store) TimeSeries(ctx context.Context, q SeriesQuery) ([]Point, error) 
 		if q.Probe != "" {
 			w.add("probe = ?", q.Probe)
 		}
-		sel := "SUM(bytes_out) AS bytes, SUM(packets_out) AS packets"
+		const inOut = ", SUM(bytes_in) AS bytes_in, SUM(bytes_out) AS bytes_out, SUM(packets_in) AS packets_in, SUM(packets_out) AS packets_out"
+		sel := "SUM(bytes_out) AS bytes, SUM(packets_out) AS packets" + inOut
 		if ip != "" {
 			w.add("ip = ?", ip)
-			sel = "SUM(bytes_in) + SUM(bytes_out) AS bytes, SUM(packets_in) + SUM(packets_out) AS packets"
+			sel = "SUM(bytes_in) + SUM(bytes_out) AS bytes, SUM(packets_in) + SUM(packets_out) AS packets" + inOut
 		}
 		err = s.db.NewRaw(fmt.Sprintf("SELECT (bucket / %d) * %d AS t, %s, SUM(flows) AS flows FROM ip_stats WHERE %s GROUP BY t ORDER BY t", bns, bns, sel, w.sql()), w.args...).Scan(ctx, &rows)
 	} else {
@@ -245,7 +257,22 @@ func (s *Store) TimeSeries(ctx context.Context, q SeriesQuery) ([]Point, error) 
 		var w *where
 		if w, err = s.flowSpan(ctx, &f); err == nil && w != nil {
 			bns := int64(bucket)
-			err = s.db.NewRaw(fmt.Sprintf("SELECT (last_seen / %d) * %d AS t, SUM(c2s_bytes + s2c_bytes) AS bytes, SUM(c2s_packets + s2c_packets) AS packets, COUNT(*) AS flows FROM flows WHERE %s GROUP BY t ORDER BY t", bns, bns, w.sql()), w.args...).Scan(ctx, &rows)
+			// From an address's side, out is what it sent: c2s when it
+			// is the client.
+			in, out := "s2c", "c2s"
+			var dirArgs []any
+			if ip != "" {
+				in = "CASE WHEN client_ip = ? THEN s2c_%[1]s ELSE c2s_%[1]s END"
+				out = "CASE WHEN client_ip = ? THEN c2s_%[1]s ELSE s2c_%[1]s END"
+				dirArgs = []any{ip, ip, ip, ip}
+			} else {
+				in, out = "s2c_%[1]s", "c2s_%[1]s"
+			}
+			q := fmt.Sprintf("SELECT (last_seen / %d) * %d AS t, SUM(c2s_bytes + s2c_bytes) AS bytes, SUM(c2s_packets + s2c_packets) AS packets, COUNT(*) AS flows", bns, bns) +
+				", SUM(" + fmt.Sprintf(in, "bytes") + ") AS bytes_in, SUM(" + fmt.Sprintf(out, "bytes") + ") AS bytes_out" +
+				", SUM(" + fmt.Sprintf(in, "packets") + ") AS packets_in, SUM(" + fmt.Sprintf(out, "packets") + ") AS packets_out" +
+				" FROM flows WHERE " + w.sql() + " GROUP BY t ORDER BY t"
+			err = s.db.NewRaw(q, append(dirArgs, w.args...)...).Scan(ctx, &rows)
 		}
 	}
 	if err != nil {
@@ -267,7 +294,9 @@ func densify(rows []pointRow, since, until int64, bucket time.Duration) []Point 
 			j++
 		}
 		if j < len(rows) && rows[j].T == t {
-			p.Bytes, p.Packets, p.Flows = rows[j].Bytes, rows[j].Packets, rows[j].Flows
+			r := &rows[j]
+			p.Bytes, p.Packets, p.Flows = r.Bytes, r.Packets, r.Flows
+			p.BytesIn, p.BytesOut, p.PacketsIn, p.PacketsOut = r.BytesIn, r.BytesOut, r.PacketsIn, r.PacketsOut
 		}
 		out = append(out, p)
 	}

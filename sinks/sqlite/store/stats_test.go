@@ -175,6 +175,37 @@ func TestTopTalkersFromFlowsWithoutRollups(t *testing.T) {
 				}
 			}
 		}
+		// A series of one address from flows splits its bytes by who sent
+		// them.
+		ip := recs[10].Client.IP.String()
+		var sent, recv int64
+		for i := range recs {
+			f := &recs[i]
+			switch ip {
+			case f.Client.IP.String():
+				sent += int64(f.C2S.Bytes)
+				recv += int64(f.S2C.Bytes)
+			case f.Server.IP.String():
+				sent += int64(f.S2C.Bytes)
+				recv += int64(f.C2S.Bytes)
+			}
+		}
+		pts, err := s.TimeSeries(context.Background(), SeriesQuery{IP: ip, Since: base, Until: base.Add(10 * time.Second), Bucket: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotOut, gotIn int64
+		for _, p := range pts {
+			gotOut += p.BytesOut
+			gotIn += p.BytesIn
+			if p.BytesIn+p.BytesOut != p.Bytes {
+				t.Errorf("point %v: in %d + out %d != %d", p.Time, p.BytesIn, p.BytesOut, p.Bytes)
+			}
+		}
+		if gotOut != sent || gotIn != recv {
+			t.Errorf("series of %s: out %d in %d, want %d %d", ip, gotOut, gotIn, sent, recv)
+		}
+
 		// Countries: every flow with a server in Germany counts once for DE.
 		var de int64
 		for i := range recs {
