@@ -303,9 +303,9 @@ sinks:
 		// Newest first in the store, oldest first in the file.
 		var ref struct {
 			ID, Rule, Severity, State, Subject, Message string
-			DedupeKey                                  string          `json:"dedupe_key"`
-			Time                                       time.Time       `json:"time"`
-			Flow                                       json.RawMessage `json:"flow"`
+			DedupeKey                                   string          `json:"dedupe_key"`
+			Time                                        time.Time       `json:"time"`
+			Flow                                        json.RawMessage `json:"flow"`
 		}
 		if err := json.Unmarshal([]byte(want[len(want)-1-i]), &ref); err != nil {
 			t.Fatal(err)
