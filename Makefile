@@ -84,6 +84,7 @@ bench: ## Print end-to-end packets/s, ns and allocations per packet, bytes per f
 	$(GO) test -run='^$$' -bench='^Benchmark(RuleSimple|RuleWindowed)$$' ./stages/filter/
 	$(GO) test -run='^$$' -bench='^BenchmarkGeoLookup' ./stages/geoip/
 	$(GO) test -run='^$$' -bench='NoPlugin|Plugin' -benchtime=1000000x ./stages/plugin/
+	$(GO) test -run='^$$' -bench=Fanout100Clients -benchtime=2s ./sinks/websocket/
 
 .PHONY: bench-live
 bench-live: ## Live capture benchmark: replay the bench capture into a veth, nfpipe vs tcpdump (root)

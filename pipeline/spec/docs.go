@@ -22,7 +22,8 @@ func Markdown(c *Component) string {
 	} else {
 		b.WriteString("| Name | Type | Default | Required | Description |\n|---|---|---|---|---|\n")
 		for _, row := range flatten(c.Fields, "") {
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", row.path, row.f.TypeString(), defaultCell(row.f), yesNo(row.f.Required()), strings.ReplaceAll(row.f.Doc, "|", "\\|"))
+			cell := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", row.path, cell(row.f.TypeString()), cell(defaultCell(row.f)), yesNo(row.f.Required()), cell(row.f.Doc))
 		}
 		b.WriteString("\n")
 	}
