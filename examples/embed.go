@@ -25,8 +25,16 @@ func SampleCapture() []byte { return sampleCapture }
 
 // Default writes the default pipeline and the sample capture into the
 // user's cache directory (only when they changed) and returns the
-// pipeline's path.
+// pipeline's path. The pipeline reads its geolocation databases from
+// NFPIPE_DATA; when that is unset it is set to ./data of the working
+// directory, where make geoip puts them.
 func Default() (string, error) {
+	if os.Getenv("NFPIPE_DATA") == "" {
+		abs, err := filepath.Abs("data")
+		if err == nil {
+			os.Setenv("NFPIPE_DATA", abs)
+		}
+	}
 	base, err := os.UserCacheDir()
 	if err != nil {
 		base = os.TempDir()
