@@ -121,7 +121,7 @@ func (p *pending) add(b *event.Batch, probe string, widths []time.Duration) int 
 					p.stats[k] = &c
 				}
 			}
-			p.newest = max(p.newest, int64(r.End))
+			p.newest = max(p.newest, int64(r.Start)) // the end may lie past the last packet
 		}
 	case event.Alert:
 		for i := range b.Alerts {

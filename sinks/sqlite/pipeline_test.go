@@ -322,3 +322,90 @@ sinks:
 		t.Errorf("%d tagged flows stored, want %d", n, tagged)
 	}
 }
+
+// TestPipelineRetentionByPacketTime replays a minute of generated traffic
+// with retention limits shorter than that: when the sink stops, flows and
+// fine rollups older than their limit, counted back from the newest packet
+// time, are gone and everything newer is there.
+func TestPipelineRetentionByPacketTime(t *testing.T) {
+	dir := t.TempDir()
+	capture := generatedCapture(t, gen.Config{Packets: 30000, Flows: 5000, Concurrent: 800, Seed: 11, Spacing: 2 * time.Millisecond})
+	db, out := filepath.Join(dir, "h.db"), filepath.Join(dir, "ref.jsonl")
+	runYAML(t, fmt.Sprintf(`
+stages:
+  capture: {type: capture, file: %q}
+  decode: {type: decode, inputs: [capture]}
+  sessions: {type: sessionize, inputs: [decode], idle_timeout: 5s, close_linger: 100ms}
+  stats: {type: ipstats, inputs: [decode], interval: 10s}
+sinks:
+  history:
+    type: sqlite
+    inputs: [sessions, stats]
+    path: %q
+    rollups: [10s, 1m]
+    retention: {flows: 20s, ip_stats_10s: 30s, ip_stats_1m: forever}
+  reference: {type: jsonl, inputs: [sessions, stats], path: %q}
+`, capture, db, out))
+	var lastSeen []time.Time
+	var newest time.Time
+	var stats []ipstatLine
+	for _, l := range readLines(t, out) {
+		switch {
+		case strings.HasPrefix(l, `{"kind":"flow"`):
+			var f struct {
+				LastSeen time.Time `json:"last_seen"`
+			}
+			if err := json.Unmarshal([]byte(l), &f); err != nil {
+				t.Fatal(err)
+			}
+			lastSeen = append(lastSeen, f.LastSeen)
+			if f.LastSeen.After(newest) {
+				newest = f.LastSeen
+			}
+		case strings.HasPrefix(l, `{"kind":"ipstat"`):
+			var r ipstatLine
+			if err := json.Unmarshal([]byte(l), &r); err != nil {
+				t.Fatal(err)
+			}
+			stats = append(stats, r)
+			if r.Start.After(newest) {
+				newest = r.Start
+			}
+		}
+	}
+	cut := newest.Add(-20 * time.Second)
+	var keep int64
+	for _, ls := range lastSeen {
+		if !ls.Before(cut) {
+			keep++
+		}
+	}
+	if keep == 0 || keep == int64(len(lastSeen)) {
+		t.Fatalf("%d of %d flows are newer than the limit: not a retention test", keep, len(lastSeen))
+	}
+	s := openStore(t, store.Options{Path: db, ReadOnly: true})
+	if n := count(t, s, "SELECT COUNT(*) FROM flows"); n != keep {
+		t.Errorf("%d flows kept, want the %d that ended in the last 20s of packet time", n, keep)
+	}
+	if n := count(t, s, "SELECT COUNT(*) FROM flows WHERE last_seen < ?", cut.UnixNano()); n != 0 {
+		t.Errorf("%d flows older than the limit remain", n)
+	}
+	statCut := newest.Add(-30 * time.Second).UnixNano()
+	if n := count(t, s, "SELECT COUNT(*) FROM ip_stats WHERE res = 10 AND bucket < ?", statCut); n != 0 {
+		t.Errorf("%d 10s buckets older than 30s remain", n)
+	}
+	if n := count(t, s, "SELECT COUNT(*) FROM ip_stats WHERE res = 10"); n == 0 {
+		t.Error("every 10s bucket was pruned")
+	}
+	// The minute level is kept for ever: it still sums to every interval.
+	var raw, got int64
+	for _, r := range stats {
+		raw += r.BytesIn + r.BytesOut
+	}
+	if err := s.DB().NewRaw("SELECT SUM(bytes_in + bytes_out) FROM ip_stats WHERE res = 60").Scan(context.Background(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got != raw {
+		t.Errorf("minute rollups hold %d bytes after pruning, want all %d", got, raw)
+	}
+}
