@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,27 +17,36 @@ import (
 	"github.com/nfpipe/nfpipe/sinks/sqlite/store"
 )
 
-// crashEnv makes the test binary, started again by TestKill9KeepsCommittedBatches,
-// run a pipeline file until it is killed.
+// crashEnv makes the test binary, started again by the kill and SIGTERM
+// tests, run a pipeline file until it is killed or signalled.
 const crashEnv = "NFPIPE_SQLITE_CRASH_PIPELINE"
 
-// TestCrashHelperProcess is the child of the crash test; on its own it
-// does nothing.
+// TestCrashHelperProcess is the child of the kill and SIGTERM tests; on
+// its own it does nothing.
 func TestCrashHelperProcess(t *testing.T) {
 	path := os.Getenv(crashEnv)
 	if path == "" {
-		t.Skip("runs only as the child of TestKill9KeepsCommittedBatches")
+		t.Skip("runs only as the child of TestKill9KeepsCommittedBatches and TestSigtermFlushesEverything")
 	}
 	yml, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runYAML(t, string(yml))
-	t.Fatal("the pipeline finished before it was killed")
+	// SIGTERM stops the pipeline as nfpipe run does: sources stop, the
+	// rest drains.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	p := buildYAML(t, string(yml))
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() == nil {
+		t.Fatal("the pipeline finished before it was signalled")
+	}
 }
 
-// crashPipeline replays a capture in real time into the history sink with
-// small, frequent transactions, and into a jsonl reference.
+// crashPipeline replays a capture into the history sink with small,
+// frequent transactions.
 func crashPipeline(capture, db, speed string) string {
 	return fmt.Sprintf(`
 stages:
@@ -191,4 +203,85 @@ func committedBatches(t *testing.T, db string) (all, flows, stats int64) {
 		return 0, 0, 0 // the schema is not there yet
 	}
 	return all, flows, stats
+}
+
+// TestSigtermFlushesEverything stops a process writing the history with
+// SIGTERM: every flow sessionize emitted, those still open and ended at
+// shutdown included, is in the database, exactly as a jsonl sink of the
+// same pipeline wrote it, and the stop is the last event stored.
+func TestSigtermFlushesEverything(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays a capture in real time for several seconds")
+	}
+	dir := t.TempDir()
+	capture := generatedCapture(t, gen.Config{Packets: 120000, Flows: 12000, Concurrent: 600, Seed: 4, Spacing: 100 * time.Microsecond})
+	db, ref := filepath.Join(dir, "h.db"), filepath.Join(dir, "ref.jsonl")
+	yml := filepath.Join(dir, "p.yaml")
+	pipelineText := crashPipeline(capture, db, "realtime") + fmt.Sprintf("  reference: {type: jsonl, inputs: [sessions], path: %q}\n", ref)
+	if err := os.WriteFile(yml, []byte(pipelineText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashEnv+"="+yml)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		select {
+		case err := <-exited:
+			t.Fatalf("the child exited before the signal (%v):\n%s", err, out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if _, flows, _ := committedBatches(t, db); flows >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no commits within two minutes:\n%s", out.String())
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-exited; err != nil {
+		t.Fatalf("the child failed after SIGTERM (%v):\n%s", err, out.String())
+	}
+
+	var want []string
+	shutdown := 0
+	for _, l := range readLines(t, ref) {
+		want = append(want, l)
+		if strings.Contains(l, `"end_reason":"shutdown"`) {
+			shutdown++
+		}
+	}
+	if shutdown == 0 {
+		t.Fatal("no flow was open at the stop: the test proves nothing about the final flush")
+	}
+	s := openStore(t, store.Options{Path: db, ReadOnly: true})
+	var rows []store.Flow
+	if err := s.DB().NewSelect().Model(&rows).Order("id").Scan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]string, len(rows))
+	for i := range rows {
+		r := rows[i].Record()
+		got[i] = string(r.AppendJSON(nil))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("after SIGTERM the database holds %d flows, the jsonl sink wrote %d", len(got), len(want))
+	}
+	var kinds []string
+	if err := s.DB().NewRaw("SELECT kind FROM events ORDER BY time, id").Scan(context.Background(), &kinds); err != nil {
+		t.Fatal(err)
+	}
+	if len(kinds) == 0 || kinds[len(kinds)-1] != "stopped" {
+		t.Errorf("events %v, want the stop last", kinds)
+	}
+	t.Logf("%d flows stored, %d of them ended by the shutdown", len(got), shutdown)
 }

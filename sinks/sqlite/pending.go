@@ -51,7 +51,7 @@ func newPending(max int, st *pipeline.Stats) *pending {
 	}
 }
 
-func signal(c chan struct{}) {
+func notify(c chan struct{}) {
 	select {
 	case c <- struct{}{}:
 	default:
@@ -134,7 +134,7 @@ func (p *pending) add(b *event.Batch, probe string, widths []time.Duration) int 
 	ready := len(p.flows) > 0 || len(p.stats) > 0 || len(p.alerts) > 0
 	p.mu.Unlock()
 	if ready {
-		signal(p.work)
+		notify(p.work)
 	}
 	return 0
 }
@@ -156,7 +156,7 @@ func (p *pending) take(r *store.Rows, batch int) {
 	p.alerts = p.alerts[:0]
 	p.gauge.Store(int64(p.rowsLocked()))
 	p.mu.Unlock()
-	signal(p.space)
+	notify(p.space)
 }
 
 // size returns the number of buffered flows and of all rows.
@@ -172,7 +172,7 @@ func (p *pending) setFailing(f bool) {
 	p.failing = f
 	p.mu.Unlock()
 	if f {
-		signal(p.space) // a waiting reader re-checks and drops
+		notify(p.space) // a waiting reader re-checks and drops
 	}
 }
 
@@ -181,7 +181,7 @@ func (p *pending) close() {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
-	signal(p.work)
+	notify(p.work)
 }
 
 func (p *pending) isClosed() bool {
