@@ -232,3 +232,22 @@ func TestTopTalkersFromFlowsWithoutRollups(t *testing.T) {
 		}
 	})
 }
+
+// TestMergeKeepsItsInput checks that merging leaves the rows intact, so a
+// failed write retried with them adds each increment once.
+func TestMergeKeepsItsInput(t *testing.T) {
+	rows := []IPStat{
+		{Res: 60, Bucket: 0, IP: "10.0.0.1", BytesIn: 1, Peers: 3, Intervals: 1},
+		{Res: 60, Bucket: 0, IP: "10.0.0.2", BytesIn: 10, Intervals: 1},
+		{Res: 60, Bucket: 0, IP: "10.0.0.1", BytesIn: 2, Peers: 5, Intervals: 1},
+	}
+	for range 2 {
+		m := MergeIPStats(rows)
+		if len(m) != 2 || m[0].BytesIn != 3 || m[0].Peers != 5 || m[0].Intervals != 2 || m[1].BytesIn != 10 {
+			t.Fatalf("merged %+v", m)
+		}
+	}
+	if rows[0].BytesIn != 1 || len(rows) != 3 {
+		t.Errorf("input changed: %+v", rows)
+	}
+}

@@ -82,6 +82,13 @@ func (s *Store) Write(ctx context.Context, r *Rows) error {
 				return fmt.Errorf("upsert ip_stats: %w", err)
 			}
 		}
+		// Ids come from the database; a retried write asks again.
+		for i := range r.Alerts {
+			r.Alerts[i].ID = 0
+		}
+		for i := range r.Events {
+			r.Events[i].ID = 0
+		}
 		if len(r.Alerts) > 0 {
 			if _, err := tx.NewInsert().Model(&r.Alerts).Exec(ctx); err != nil {
 				return fmt.Errorf("insert alerts: %w", err)
@@ -135,12 +142,7 @@ func (s *Store) writeFlows(ctx context.Context, conn *sql.Conn, tx bun.Tx, flows
 	}
 	for start := 0; start < len(flows); {
 		if ob == nil || ob.row.Rows >= blockRows {
-			if ob != nil {
-				// The block is full: store its final filter.
-				if err := s.saveBlock(ctx, tx, ob, true); err != nil {
-					return nil, err
-				}
-			}
+			// A full block got its final filter when it filled up.
 			ob = &openBlock{bits: newBloom(), row: FlowBlock{Probe: s.probe, LoID: flows[start].ID, MinLast: flows[start].LastSeen, MaxLast: flows[start].LastSeen}}
 		}
 		n := min(len(flows)-start, int(blockRows-ob.row.Rows))
@@ -324,21 +326,20 @@ type ipStatKey struct {
 
 // MergeIPStats folds increments for the same (probe, res, bucket, ip) into
 // one, as the database would: one INSERT … ON CONFLICT may not touch a row
-// twice. The result reuses rows' memory.
+// twice. It returns a new slice and leaves rows as they are, so a write
+// that failed can be retried with the same rows.
 func MergeIPStats(rows []IPStat) []IPStat {
-	if len(rows) < 2 {
-		return rows
-	}
 	idx := make(map[ipStatKey]int, len(rows))
-	out := rows[:0]
-	for _, r := range rows {
+	out := make([]IPStat, 0, len(rows))
+	for i := range rows {
+		r := &rows[i]
 		k := ipStatKey{r.Probe, r.Res, r.Bucket, r.IP}
-		if i, ok := idx[k]; ok {
-			out[i].Add(&r)
+		if j, ok := idx[k]; ok {
+			out[j].Add(r)
 			continue
 		}
 		idx[k] = len(out)
-		out = append(out, r)
+		out = append(out, *r)
 	}
 	return out
 }
