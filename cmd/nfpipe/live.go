@@ -31,22 +31,6 @@ func addLiveFlags(cmd *cobra.Command, o *liveOptions) {
 	cmd.Flags().IntVar(&o.workers, "workers", 0, "with -i: capture workers (0: one per CPU)")
 }
 
-// addLegacyFlags gives the root command the old tool's --list-interfaces
-// and --check-deps, which run the interfaces and doctor commands.
-func addLegacyFlags(root *cobra.Command) {
-	list := root.Flags().Bool("list-interfaces", false, "list the network interfaces (same as nfpipe interfaces)")
-	check := root.Flags().Bool("check-deps", false, "check this machine for live capture (same as nfpipe doctor)")
-	root.RunE = func(cmd *cobra.Command, args []string) error {
-		switch {
-		case *list:
-			return listInterfaces(cmd, "", false)
-		case *check:
-			return runDoctor(cmd.OutOrStdout(), &doctorOptions{iface: "default", dataDir: "data", listen: "127.0.0.1:8080", geoip: "data/GeoLite2-City.mmdb"})
-		}
-		return cmd.Help()
-	}
-}
-
 // liveDefaultPipeline writes the default pipeline with its capture stage
 // reading the interface live instead of replaying the sample, next to
 // the default pipeline in the user's cache directory, and returns its

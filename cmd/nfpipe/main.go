@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/nfpipe/nfpipe/pipeline/metrics"
 	_ "github.com/nfpipe/nfpipe/sinks/all"
 	_ "github.com/nfpipe/nfpipe/stages/all"
 )
@@ -48,13 +49,24 @@ func main() {
 type globalFlags struct {
 	debug     bool
 	logFormat string
+	// level is the log level, changed at run time: the old config.yaml's
+	// web.debug turns debug on, a reload may turn it off again.
+	level slog.LevelVar
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	g := &globalFlags{}
+	metrics.Version = version
 	root := &cobra.Command{
-		Use:           "nfpipe",
-		Short:         "Network traffic monitor: a YAML pipeline from capture to flows, stats and alerts",
+		Use:   "nfpipe",
+		Short: "Network traffic monitor: a YAML pipeline from capture to flows, stats and alerts",
+		Long: `nfpipe monitors network traffic with a pipeline declared in YAML: capture,
+decode, sessionize, enrich and filter, into a live dashboard, a history
+database, WebSocket and webhook sinks and JSON lines.
+
+Run nfpipe run for the built-in demo, nfpipe run -i IFACE to capture live.
+The old tool's command lines work as they were: nfpipe -i eth0 -p 8080 is
+nfpipe run -i eth0 -p 8080, and -c takes its config/config.yaml.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
@@ -68,17 +80,16 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "log at debug level")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: auto (text on a terminal, JSON otherwise under systemd), text or json")
 	root.AddCommand(newRunCmd(g), newValidateCmd(), newStagesCmd(), newVersionCmd(), newDocsCmd(),
-		newInterfacesCmd(), newDoctorCmd())
-	addLegacyFlags(root)
+		newInterfacesCmd(), newDoctorCmd(), newMigrateConfigCmd())
+	addOldToolFlags(root, g)
 	return root
 }
 
 func newLogger(w io.Writer, g *globalFlags) *slog.Logger {
-	level := slog.LevelInfo
 	if g.debug {
-		level = slog.LevelDebug
+		g.level.Set(slog.LevelDebug)
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: &g.level}
 	format := g.logFormat
 	if format == "auto" {
 		format = "text"

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nfpipe/nfpipe/pipeline"
-	"github.com/nfpipe/nfpipe/pipeline/config"
 	"github.com/nfpipe/nfpipe/pipeline/spec"
 )
 
@@ -16,7 +15,7 @@ func newValidateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate PIPELINE.yaml...",
 		Short: "Check pipeline files: schema, graph and (unless --no-environment) files and resources",
-		Long: `Check pipeline files without running them. Every problem of a file is reported at
+		Long: `Check pipeline files (or the old tool's config.yaml) without running them. Every problem of a file is reported at
 once as file:line:col: path: message, sorted by position. Tiers: schema (fields,
 types, values), graph (inputs, cycles, event kinds), environment (files exist,
 databases open). Exits 78 when any file is invalid.`,
@@ -42,11 +41,14 @@ databases open). Exits 78 when any file is invalid.`,
 // validateFile prints the file's errors and warnings and reports whether it
 // is valid.
 func validateFile(stdout, stderr io.Writer, path string, noEnv bool) bool {
-	cfg, errs := config.Load(path)
-	if len(errs.Fatal()) > 0 {
+	// The loader of nfpipe run, so the old config.yaml layout is checked
+	// as the pipeline it becomes.
+	ld, errs := (&pipelineSource{path: path}).load()
+	if ld == nil || len(errs.Fatal()) > 0 {
 		printErrors(stderr, errs)
 		return false
 	}
+	cfg := ld.cfg
 	var all spec.Errors
 	plan, cerrs := pipeline.Check(cfg)
 	all = append(all, cerrs...)
