@@ -10,6 +10,9 @@
 # Usage (as root):  stages/capture/bench-live.sh
 #   PACKETS=1000000 FLOWS=50000  size of the generated capture
 #   WORKERS=1                    nfpipe capture workers (tcpdump has one)
+#   BACKEND=afpacket             nfpipe capture backend; pcap builds nfpipe
+#                                with -tags pcap (needs libpcap-dev) and runs
+#                                one worker
 #   RING_MB=32                   ring per worker; tcpdump gets WORKERS*RING_MB
 #   KEEP=1                       keep the work directory
 # Needs: go, iproute2, tcpdump, tcpreplay (installed with apt-get when missing).
@@ -22,6 +25,12 @@ PACKETS=${PACKETS:-1000000}
 FLOWS=${FLOWS:-50000}
 WORKERS=${WORKERS:-1}
 RING_MB=${RING_MB:-32}
+BACKEND=${BACKEND:-afpacket}
+TAGS=()
+if [ "$BACKEND" = pcap ]; then
+	WORKERS=1
+	TAGS=(-tags pcap)
+fi
 ID=$$
 NSA=nfb-$ID-a
 NSB=nfb-$ID-b
@@ -55,7 +64,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "bench-live: building nfpipe and generating $PACKETS frames in $FLOWS flows ..."
-(cd "$ROOT" && go build -o "$WORK/nfpipe" ./cmd/nfpipe)
+(cd "$ROOT" && go build "${TAGS[@]}" -o "$WORK/nfpipe" ./cmd/nfpipe)
 (cd "$ROOT" && go run ./cmd/pcapgen -o "$WORK/bench.pcap" -packets "$PACKETS" -flows "$FLOWS" -concurrent 5000 >/dev/null)
 
 ip netns add "$NSA"
@@ -73,6 +82,7 @@ stages:
   capture:
     type: capture
     interface: $VB
+    backend: $BACKEND
     workers: $WORKERS
     ring_size: $RING
     block_size: $((RING < 8388608 ? 262144 : 1048576))
@@ -136,4 +146,4 @@ printf '%-28s %12s %12s %12s %10s\n' "tcpdump -w /dev/null" "${offered:-?}" "${t
 printf '%-28s %12s %12s %12s %10s\n' "nfpipe (decode+sessionize)" "${offered:-?}" "$nf_cap" "$nf_drop" "$(loss "$nf_drop" "$nf_cap")"
 echo
 echo "tcpdump: buffer ${TCPDUMP_KIB} KiB; received by filter ${td_recv:-?}"
-echo "nfpipe: $WORKERS worker(s) x ${RING_MB} MiB ring; kernel_packets $nf_kpk; decode in ${dec_in:-?}, sessionize in ${ses_in:-?}, flows ${flows:-?}; pipeline queue drops $queue_drop"
+echo "nfpipe: backend $BACKEND, $WORKERS worker(s) x ${RING_MB} MiB ring; kernel_packets $nf_kpk; decode in ${dec_in:-?}, sessionize in ${ses_in:-?}, flows ${flows:-?}; pipeline queue drops $queue_drop"

@@ -14,7 +14,8 @@ import (
 )
 
 // libpcapCompile compiles a filter with libpcap for a live interface. It
-// is set by builds with -tags pcap (bpf_pcap.go) and nil otherwise.
+// is set by builds with -tags pcap (libpcap_bpf_linux.go) and nil
+// otherwise.
 var libpcapCompile func(iface string, snaplen int, expr string) ([]unix.SockFilter, error)
 
 // compileFilter compiles a tcpdump filter expression into a classic BPF

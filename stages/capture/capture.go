@@ -93,11 +93,11 @@ var captureSpec = &spec.Component{
 	Summary:   "Capture packets live from a network interface (AF_PACKET with fanout, or libpcap) with tcpdump filters, or read a pcap or pcapng file (gzip too) at full speed or paced, once or in a loop.",
 	Description: `The capture stage is the source of a pipeline: it emits raw frames, in batches, for decode to take apart. Give it exactly one input: interface: to capture live, or file: to read a capture.
 
-Live capture. interface: names the interface (default means the interface of the default route; nfpipe interfaces lists them). The afpacket backend opens one AF_PACKET socket per worker, each with its own TPACKET_V3 ring of ring_size bytes in memory shared with the kernel, and joins them in one fanout group with a symmetric flow hash, so both directions of a connection always reach the same worker; IPv4 fragments are reassembled by the kernel before they are spread (so a fragmented datagram counts as one packet of its full length when workers is above 1). Every batch carries its worker's number as its shard, so with shards: N on decode and sessionize each worker's traffic runs through its own decode and sessionize instance. Packet time is the kernel's receive timestamp, in nanoseconds. VLAN tags the kernel took off are put back into the frames, as tcpdump shows them. The pcap backend uses libpcap instead (one socket; only in builds made with -tags pcap).
+Live capture. interface: names the interface (default means the interface of the default route; nfpipe interfaces lists them). The afpacket backend opens one AF_PACKET socket per worker, each with its own TPACKET_V3 ring of ring_size bytes in memory shared with the kernel, and joins them in one fanout group with a symmetric flow hash, so both directions of a connection always reach the same worker; IPv4 fragments are reassembled by the kernel before they are spread (so a fragmented datagram counts as one packet of its full length when workers is above 1). Every batch carries its worker's number as its shard, so with shards: N on decode and sessionize each worker's traffic runs through its own decode and sessionize instance. Packet time is the kernel's receive timestamp, in nanoseconds. VLAN tags the kernel took off are put back into the frames, as tcpdump shows them. The pcap backend opens the interface with libpcap instead, for interfaces an AF_PACKET ring cannot capture: one handle, so one worker and no fanout (workers above 1 are refused); snaplen, promiscuous, ring_size (libpcap's buffer) and block_timeout (libpcap's packet buffer timeout) apply, block_size does not, and libpcap puts the VLAN tags back. It exists only in builds made with -tags pcap, which link libpcap (libpcap-dev to build, libpcap at run time); other builds refuse backend: pcap and say so.
 
-Filters. bpf: takes tcpdump's syntax in full (portrange, vlan, ip6 and tcp, ...). It is compiled by libpcap for the interface, in builds with libpcap, else by running tcpdump -ddd (install tcpdump), and runs in the kernel, so filtered-out packets cost nothing and never fill the ring. A filter that does not compile stops the pipeline from starting with libpcap's message.
+Filters. bpf: takes tcpdump's syntax in full (portrange, vlan, ip6 and tcp, ...). It is compiled by libpcap for the interface (on a handle opened on it, so that vlan tests the tag the kernel moved out of the frame): linked in, in builds with libpcap, else by running tcpdump -ddd (install tcpdump), which prints the same program; it runs in the kernel, so filtered-out packets cost nothing and never fill the ring. A filter that does not compile stops the pipeline from starting with libpcap's message.
 
-Drops are never silent. The kernel's counters of every socket are read every second: packets it handed over, packets it dropped because the ring was full (kernel_drops) and how often the ring froze (kernel_freezes), in total and per worker; a warning is logged when drops grow. The pipeline's own queue drops and those of decode and the sinks are counted in their components. All of them are in the status API and the summary printed at exit.
+Drops are never silent. The kernel's counters of every socket are read every second: packets it handed over, packets it dropped because the ring was full (kernel_drops) and how often the ring froze (kernel_freezes), in total and per worker; a warning is logged when drops grow. With the pcap backend they come from pcap_stats: kernel_packets and kernel_drops mean the same, interface_drops counts what the interface itself dropped (not for a capture in another network namespace, whose interface statistics libpcap cannot read), and libpcap has no freeze count. The pipeline's own queue drops and those of decode and the sinks are counted in their components. All of them are in the status API and the summary printed at exit.
 
 Pause and faults. Pausing the pipeline (stop-monitoring) holds the sockets open behind a filter that accepts nothing, so no packet is kept or dropped while paused, and resuming puts the filter back: nothing is given up, counters continue. An interface that goes down, disappears or is renamed is logged, the stage reports itself degraded, and it reopens the interface of that name with backoff (up to 5 seconds between tries) until it is back; it never stops the pipeline for that.
 
@@ -128,7 +128,7 @@ Progress. At max speed with standard error on a terminal, a progress bar shows b
 		spec.Int("batch_size").Default("256").Range(1, 65536).Adv().
 			Description("Most frames per batch sent downstream. Larger batches cost less per frame; a paced replay sends smaller ones as frames fall due, and a live capture sends what it has whenever the kernel has nothing more."),
 		spec.Enum("backend", "afpacket", "pcap").Default("afpacket").
-			Description("Live capture method: afpacket (Linux AF_PACKET, TPACKET_V3 rings, fanout across workers) or pcap (libpcap, one socket; builds made with -tags pcap)."),
+			Description("Live capture method: afpacket (Linux AF_PACKET, TPACKET_V3 rings, fanout across workers; needs nothing more) or pcap (libpcap, one handle and so one worker, for interfaces AF_PACKET cannot capture; only in builds made with -tags pcap)."),
 		spec.String("bpf").Opt().Ex("tcp port 443 or udp port 53").
 			Description("Packet filter in tcpdump syntax, run in the kernel: only matching packets are captured. Live capture only."),
 		spec.Bool("promiscuous").Default("true").
@@ -136,13 +136,13 @@ Progress. At max speed with standard error on a terminal, a progress bar shows b
 		spec.Int("snaplen").Default("262144").Range(64, 262144).
 			Description("Most bytes kept of each frame; the wire length is always counted in full."),
 		spec.Int("workers").Default("0").Range(0, 64).
-			Description("Capture sockets and threads, each with its own ring, spread by flow; 0 means one per CPU. Set shards: to the same number on decode and sessionize."),
+			Description("Capture sockets and threads, each with its own ring, spread by flow; 0 means one per CPU (one with backend: pcap, which has no fanout). Set shards: to the same number on decode and sessionize."),
 		spec.ByteSize("ring_size").Default("32MiB").Adv().
-			Description("Kernel ring of each worker, in bytes: what absorbs bursts while the pipeline is busy. Raise it if kernel_drops grows."),
+			Description("Kernel ring of each worker, in bytes (libpcap's buffer with backend: pcap): what absorbs bursts while the pipeline is busy. Raise it if kernel_drops grows."),
 		spec.ByteSize("block_size").Default("1MiB").Adv().
-			Description("Size of one ring block (a multiple of the page size, at least 64KiB); the kernel hands packets over a block at a time."),
+			Description("Size of one ring block (a multiple of the page size, at least 64KiB); the kernel hands packets over a block at a time. afpacket only: libpcap sizes its own blocks."),
 		spec.Duration("block_timeout").Default("10ms").Adv().
-			Description("Hand a partly filled block over after this long, so a quiet interface still delivers promptly."),
+			Description("Hand a partly filled block over after this long, so a quiet interface still delivers promptly. With backend: pcap, libpcap's packet buffer timeout, at most 100ms."),
 		spec.String("user").Opt().Ex("nobody").
 			Description("Switch to this user (and its group) once the capture sockets are open, as tcpdump -Z does."),
 		spec.String("netns").Opt().Adv().Ex("blue").
@@ -160,7 +160,8 @@ Progress. At max speed with standard error on a terminal, a progress bar shows b
 		{Name: "bytes_read", Doc: "sum of the frames' original (wire) lengths, the figure byte counters downstream use"},
 		{Name: "kernel_packets", Doc: "live: packets that passed the filter and reached a socket, including those then dropped"},
 		{Name: "kernel_drops", Doc: "live: packets the kernel dropped because a ring was full (per worker too: kernel_drops_w0, ...)"},
-		{Name: "kernel_freezes", Doc: "live: times a ring froze because every block was full (per worker too)"},
+		{Name: "kernel_freezes", Doc: "live, afpacket: times a ring froze because every block was full (per worker too)"},
+		{Name: "interface_drops", Doc: "live, pcap: packets the interface itself dropped (libpcap's ps_ifdrop; not counted with netns:)"},
 		{Name: "packets_read_w0", Doc: "live: frames read by worker 0 (and so on for every worker)"},
 		{Name: "reopens", Doc: "live: times the interface was reopened after it went down, disappeared or was renamed"},
 		{Name: "read_errors", Doc: "passes over the file that ended at damage (a cut-short or corrupt file) instead of a clean end"},

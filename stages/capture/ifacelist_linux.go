@@ -104,4 +104,4 @@ func FilterCompiler() string {
 }
 
 // LibpcapBuild reports whether this build links libpcap (backend: pcap).
-func LibpcapBuild() bool { return openPcap != nil }
+func LibpcapBuild() bool { return libpcapOpen != nil }

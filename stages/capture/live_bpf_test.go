@@ -15,8 +15,11 @@ import (
 // IPv4 and IPv6, UDP and TCP on VLAN 100, UDP on ports in and out of a range, over both
 // families, pings) with four filters at once, and checks that each keeps
 // exactly the flows, packets and bytes that match it in an unfiltered
-// tcpdump recording of the same burst.
-func TestLiveBPF(t *testing.T) {
+// tcpdump recording of the same burst. It runs for every backend of the
+// build.
+func TestLiveBPF(t *testing.T) { forEachBackend(t, testLiveBPF) }
+
+func testLiveBPF(t *testing.T, be liveBackend) {
 	p := newNetPair(t, true)
 	needTcpdump(t)
 	p.serveHTTP()
@@ -49,7 +52,7 @@ func TestLiveBPF(t *testing.T) {
 	outs := make([]string, len(cases))
 	for i, c := range cases {
 		outs[i] = filepath.Join(t.TempDir(), fmt.Sprintf("bpf%d.jsonl", i))
-		runs[i] = startPipeline(t, flowPipeline(outs[i], 0, "interface: "+p.vc, "netns: "+p.cli, "workers: 1", "bpf: "+strconv.Quote(c.bpf)))
+		runs[i] = startPipeline(t, flowPipeline(outs[i], 0, "interface: "+p.vc, "netns: "+p.cli, "backend: "+be.name, "workers: 1", "bpf: "+strconv.Quote(c.bpf)))
 	}
 	for _, r := range runs {
 		r.waitOpen(t)

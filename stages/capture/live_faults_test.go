@@ -34,11 +34,13 @@ func (p *netPair) udpBurst(port, count, size int) {
 // TestLiveOverload overflows a tiny ring behind a slow sink and checks
 // that the kernel's drops are counted in the status, per worker and in
 // total, logged as a warning and reported when the capture stops.
-func TestLiveOverload(t *testing.T) {
+func TestLiveOverload(t *testing.T) { forEachBackend(t, testLiveOverload) }
+
+func testLiveOverload(t *testing.T, be liveBackend) {
 	p := newNetPair(t, false)
 	p.listenUDP(":9000") // a socket, so no ICMP port unreachable comes back
 	r, errs := build(t, ".", "stages:\n  cap:\n    type: capture\n    interface: "+p.vc+"\n    netns: "+p.cli+
-		"\n    workers: 1\n    ring_size: 128KiB\n    block_size: 64KiB\n    bpf: udp port 9000\nsinks:\n  out:\n    type: frames\n    inputs: [cap]\n")
+		"\n    backend: "+be.name+"\n    workers: 1\n    ring_size: 128KiB\n    block_size: 64KiB\n    bpf: udp port 9000\nsinks:\n  out:\n    type: frames\n    inputs: [cap]\n")
 	if errs != nil {
 		t.Fatal(errs)
 	}
@@ -67,6 +69,12 @@ func TestLiveOverload(t *testing.T) {
 	if c["packets_read"] != uint64(r.out.count()) {
 		t.Errorf("packets_read %d, sink got %d", c["packets_read"], r.out.count())
 	}
+	// Each backend publishes only the counters it measures.
+	_, freezes := c["kernel_freezes"]
+	_, ifDrops := c["interface_drops"]
+	if freezes != (be.name == "afpacket") || ifDrops != (be.name == "pcap") {
+		t.Errorf("%s publishes kernel_freezes %v, interface_drops %v", be.name, freezes, ifDrops)
+	}
 	logs := r.logs.String()
 	if !strings.Contains(logs, "the kernel dropped packets") || !strings.Contains(logs, fmt.Sprintf("kernel_drops=%d", c["kernel_drops"])) {
 		t.Errorf("drops not logged:\n%s", logs)
@@ -76,11 +84,13 @@ func TestLiveOverload(t *testing.T) {
 // TestLiveInterfaceDeleted deletes the captured interface mid-capture:
 // the stage logs it, stays up, and captures again once an interface of
 // that name is back.
-func TestLiveInterfaceDeleted(t *testing.T) {
+func TestLiveInterfaceDeleted(t *testing.T) { forEachBackend(t, testLiveInterfaceDeleted) }
+
+func testLiveInterfaceDeleted(t *testing.T, be liveBackend) {
 	p := newNetPair(t, false)
 	p.echoUDP(7007)
 	out := filepath.Join(t.TempDir(), "flows.jsonl")
-	live := startPipeline(t, flowPipeline(out, 0, "interface: "+p.vc, "netns: "+p.cli, "workers: 2"))
+	live := startPipeline(t, flowPipeline(out, 0, be.fields("interface: "+p.vc, "netns: "+p.cli)...))
 	live.waitOpen(t)
 	p.udpExchange(p.b4, 7007, 5, 100)
 	if err := eventually(func() bool { return live.counter("packets_read") >= 10 }); err != nil {
@@ -121,11 +131,13 @@ func TestLiveInterfaceDeleted(t *testing.T) {
 // TestLivePauseResume pauses and resumes a live capture: nothing is
 // captured or dropped while paused, capture goes on after, and the
 // counters continue.
-func TestLivePauseResume(t *testing.T) {
+func TestLivePauseResume(t *testing.T) { forEachBackend(t, testLivePauseResume) }
+
+func testLivePauseResume(t *testing.T, be liveBackend) {
 	p := newNetPair(t, false)
 	p.echoUDP(7007)
 	out := filepath.Join(t.TempDir(), "flows.jsonl")
-	live := startPipeline(t, flowPipeline(out, 0, "interface: "+p.vc, "netns: "+p.cli, "workers: 2", "bpf: udp port 7007"))
+	live := startPipeline(t, flowPipeline(out, 0, be.fields("interface: "+p.vc, "netns: "+p.cli, "bpf: udp port 7007")...))
 	live.waitOpen(t)
 	p.udpExchange(p.b4, 7007, 10, 100)
 	if err := eventually(func() bool { return live.counter("packets_read") == 20 }); err != nil {
@@ -144,7 +156,7 @@ func TestLivePauseResume(t *testing.T) {
 	if err := eventually(func() bool { return live.counter("packets_read") == 40 }); err != nil {
 		t.Fatalf("after resume: packets_read %d, want 40", live.counter("packets_read"))
 	}
-	if live.gauge("sockets_open") != 2 || live.counter("reopens") != 0 {
+	if live.gauge("sockets_open") != int64(be.workers) || live.counter("reopens") != 0 {
 		t.Errorf("pause reopened or closed sockets: open %d, reopens %d", live.gauge("sockets_open"), live.counter("reopens"))
 	}
 	live.stop(t)

@@ -32,11 +32,15 @@ type liveReader interface {
 	release() error
 	// link is the link type of the frames.
 	link() uint16
+	// index is the index of the interface the socket captures on.
+	index() int
 	close()
 }
 
-// openPcap opens a libpcap reader; builds with -tags pcap set it.
-var openPcap func(iface string, cfg *Config) (liveReader, error)
+// libpcapOpen opens a libpcap reader on the interface (in the calling
+// thread's network namespace); builds with -tags pcap set it
+// (libpcap_linux.go).
+var libpcapOpen func(ifi *net.Interface, cfg *Config) (liveReader, error)
 
 // Retry timing for an interface that went away.
 const (
@@ -65,7 +69,7 @@ func newLiveSource(cfg *Config, bc *pipeline.BuildContext) (pipeline.Component, 
 		l.workers = runtime.NumCPU()
 	}
 	if cfg.Backend == "pcap" {
-		if openPcap == nil {
+		if libpcapOpen == nil {
 			return nil, errors.New("backend: pcap needs an nfpipe built with libpcap (go build -tags pcap, with libpcap-dev installed); the default backend afpacket needs nothing more")
 		}
 		l.workers = 1
@@ -78,13 +82,11 @@ func newLiveSource(cfg *Config, bc *pipeline.BuildContext) (pipeline.Component, 
 		if !HasCapability(capNetRaw) {
 			return permissionError(ifi.Name)
 		}
-		if cfg.Backend == "afpacket" {
-			l.prog, err = compileFilter(cfg.BPF, ifi.Name, cfg.Snaplen)
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		// The pcap backend compiles the filter again on every handle it
+		// opens; compiling it here too stops a filter with a mistake
+		// before the pipeline starts, with libpcap's message.
+		l.prog, err = compileFilter(cfg.BPF, ifi.Name, cfg.Snaplen)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -119,7 +121,7 @@ func (l *liveSource) passGate(log *slog.Logger) {
 // Run captures until ctx ends, reopening the interface whenever it
 // fails.
 func (l *liveSource) Run(ctx context.Context, env *pipeline.Env) error {
-	c := newLiveCounters(env.Stats(), l.workers)
+	c := newLiveCounters(env.Stats(), l.workers, l.cfg.Backend)
 	up := env.Stats().Gauge("sockets_open")
 	log := env.Logger()
 	delay := retryMin
@@ -169,10 +171,15 @@ func (l *liveSource) Run(ctx context.Context, env *pipeline.Env) error {
 	}
 	l.passGate(log)
 	el := time.Since(start)
-	log.Info("capture stopped", "interface", l.cfg.Interface,
+	attrs := []any{"interface", l.cfg.Interface,
 		"packets", c.packets.Load(), "bytes", c.bytes.Load(),
-		"kernel_packets", total.packets, "kernel_drops", total.drops, "kernel_freezes", total.freezes,
-		"duration", el.Round(time.Millisecond).String())
+		"kernel_packets", total.packets, "kernel_drops", total.drops}
+	if l.cfg.Backend == "pcap" {
+		attrs = append(attrs, "interface_drops", total.ifDrops)
+	} else {
+		attrs = append(attrs, "kernel_freezes", total.freezes)
+	}
+	log.Info("capture stopped", append(attrs, "duration", el.Round(time.Millisecond).String())...)
 	return nil
 }
 
@@ -188,7 +195,7 @@ func (l *liveSource) open() (set []liveReader, ifname string, err error) {
 			return fmt.Errorf("interface %s is down", ifi.Name)
 		}
 		if l.cfg.Backend == "pcap" {
-			r, err := openPcap(ifi.Name, &l.cfg)
+			r, err := libpcapOpen(ifi, &l.cfg)
 			if err != nil {
 				return err
 			}
@@ -291,13 +298,9 @@ func (l *liveSource) capture(ctx context.Context, env *pipeline.Env, set []liveR
 // checkInterface reports a fault when the opened interface was renamed,
 // deleted or replaced.
 func (l *liveSource) checkInterface(ifname string, set []liveReader) error {
-	rs, ok := set[0].(*ring)
-	if !ok {
-		return nil // libpcap reports its own errors
-	}
 	var fault error
 	err := inNetns(l.cfg.Netns, func() error {
-		fault = l.lookupFault(ifname, rs.ifindex)
+		fault = l.lookupFault(ifname, set[0].index())
 		return nil
 	})
 	if err != nil {
@@ -317,6 +320,11 @@ func (l *liveSource) lookupFault(ifname string, ifindex int) error {
 	}
 	if ifi.Name != ifname {
 		return fmt.Errorf("interface %s was renamed to %s", ifname, ifi.Name)
+	}
+	if ifi.Flags&net.FlagUp == 0 {
+		// An AF_PACKET ring reports this as a socket error; libpcap
+		// keeps waiting for the interface to come back up instead.
+		return fmt.Errorf("interface %s is down", ifname)
 	}
 	if l.cfg.Interface == DefaultInterface {
 		if dev, err := defaultRouteInterface(); err == nil && dev != ifname {

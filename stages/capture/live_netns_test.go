@@ -27,15 +27,18 @@ func mixedTraffic(p *netPair) {
 }
 
 // TestLiveMatchesTcpdump captures real traffic between two namespaces
-// with nfpipe (two workers) and tcpdump on the same interface at the same
-// time, sessionizes both, and compares them flow by flow: the same
-// connections with the same packets and bytes in each direction.
-func TestLiveMatchesTcpdump(t *testing.T) {
+// with nfpipe (afpacket with two workers; libpcap in builds with it) and
+// tcpdump on the same interface at the same time, sessionizes both, and
+// compares them flow by flow: the same connections with the same packets
+// and bytes in each direction.
+func TestLiveMatchesTcpdump(t *testing.T) { forEachBackend(t, testLiveMatchesTcpdump) }
+
+func testLiveMatchesTcpdump(t *testing.T, be liveBackend) {
 	p := newNetPair(t, false)
 	p.serveHTTP()
 	p.echoUDP(7007)
 	out := filepath.Join(t.TempDir(), "live.jsonl")
-	live := startPipeline(t, flowPipeline(out, 0, "interface: "+p.vc, "netns: "+p.cli, "workers: 2"))
+	live := startPipeline(t, flowPipeline(out, 0, be.fields("interface: "+p.vc, "netns: "+p.cli)...))
 	live.waitOpen(t)
 	td := startTcpdump(t, p.cli, p.vc, "")
 

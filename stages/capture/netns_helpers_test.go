@@ -29,7 +29,7 @@ import (
 // side (cli, interface vc) and the server side (srv, interface vs), with
 // IPv4 and IPv6 addresses and, optionally, a VLAN on top.
 type netPair struct {
-	t        *testing.T
+	t        testing.TB
 	cli, srv string // namespace names
 	vc, vs   string // veth ends
 	a4, b4   string // client and server IPv4
@@ -40,7 +40,7 @@ type netPair struct {
 var pairSeq atomic.Int32
 
 // needRoot skips a test that needs root and iproute2.
-func needRoot(t *testing.T) {
+func needRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (network namespaces and packet sockets); CI runs these as root")
@@ -51,7 +51,7 @@ func needRoot(t *testing.T) {
 }
 
 // needTcpdump skips a test that compares with tcpdump or compiles filters.
-func needTcpdump(t *testing.T) string {
+func needTcpdump(t testing.TB) string {
 	t.Helper()
 	p, err := findTcpdump()
 	if err != nil {
@@ -60,7 +60,7 @@ func needTcpdump(t *testing.T) string {
 	return p
 }
 
-func sh(t *testing.T, args ...string) {
+func sh(t testing.TB, args ...string) {
 	t.Helper()
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	if err != nil {
@@ -70,7 +70,7 @@ func sh(t *testing.T, args ...string) {
 
 // newNetPair creates the namespaces and the veth pair; they are removed
 // when the test ends.
-func newNetPair(t *testing.T, vlan bool) *netPair {
+func newNetPair(t testing.TB, vlan bool) *netPair {
 	t.Helper()
 	needRoot(t)
 	n := pairSeq.Add(1)

@@ -45,6 +45,9 @@ func (r *ring) release() error { return r.setFilter(r.filter) }
 // link is the link type of the ring's frames.
 func (r *ring) link() uint16 { return r.linkType }
 
+// index is the index of the interface the socket is bound to.
+func (r *ring) index() int { return r.ifindex }
+
 // ringOptions size and tune one ring.
 type ringOptions struct {
 	ifindex      int
@@ -186,6 +189,7 @@ func (r *ring) setFilter(prog []unix.SockFilter) error {
 // kernel resets them on every read).
 type kernelStats struct {
 	packets, drops, freezes uint64
+	ifDrops                 uint64 // dropped by the interface itself (libpcap's ps_ifdrop)
 }
 
 func (r *ring) stats() (kernelStats, error) {

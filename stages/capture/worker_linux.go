@@ -14,23 +14,38 @@ import (
 
 // liveCounters are the stage's counters, in total and per worker.
 type liveCounters struct {
-	packets, bytes, kPackets, kDrops, kFreezes, reopens *atomic.Uint64
-	wPackets, wDrops, wFreezes                          []*atomic.Uint64
+	packets, bytes, kPackets, kDrops, kFreezes, ifDrops, reopens *atomic.Uint64
+	wPackets, wDrops, wFreezes                                   []*atomic.Uint64
 }
 
-func newLiveCounters(st *pipeline.Stats, workers int) *liveCounters {
+// newLiveCounters publishes the counters the backend has figures for:
+// ring freezes are AF_PACKET's alone, interface drops libpcap's; the
+// other backend's counter is a private one that stays 0, so the status
+// never shows a figure nobody measured.
+func newLiveCounters(st *pipeline.Stats, workers int, backend string) *liveCounters {
 	c := &liveCounters{
 		packets:  st.Counter("packets_read"),
 		bytes:    st.Counter("bytes_read"),
 		kPackets: st.Counter("kernel_packets"),
 		kDrops:   st.Counter("kernel_drops"),
-		kFreezes: st.Counter("kernel_freezes"),
+		kFreezes: new(atomic.Uint64),
+		ifDrops:  new(atomic.Uint64),
 		reopens:  st.Counter("reopens"),
+	}
+	pcap := backend == "pcap"
+	if pcap {
+		c.ifDrops = st.Counter("interface_drops")
+	} else {
+		c.kFreezes = st.Counter("kernel_freezes")
 	}
 	for i := 0; i < workers; i++ {
 		c.wPackets = append(c.wPackets, st.Counter(fmt.Sprintf("packets_read_w%d", i)))
 		c.wDrops = append(c.wDrops, st.Counter(fmt.Sprintf("kernel_drops_w%d", i)))
-		c.wFreezes = append(c.wFreezes, st.Counter(fmt.Sprintf("kernel_freezes_w%d", i)))
+		if pcap {
+			c.wFreezes = append(c.wFreezes, new(atomic.Uint64))
+		} else {
+			c.wFreezes = append(c.wFreezes, st.Counter(fmt.Sprintf("kernel_freezes_w%d", i)))
+		}
 	}
 	return c
 }
@@ -137,6 +152,7 @@ func (w *worker) readStats() {
 	w.c.kPackets.Add(st.packets)
 	w.c.kDrops.Add(st.drops)
 	w.c.kFreezes.Add(st.freezes)
+	w.c.ifDrops.Add(st.ifDrops)
 	w.c.wDrops[w.idx].Add(st.drops)
 	w.c.wFreezes[w.idx].Add(st.freezes)
 	w.total.add(st)
@@ -192,4 +208,5 @@ func (k *kernelStats) add(o kernelStats) {
 	atomic.AddUint64(&k.packets, o.packets)
 	atomic.AddUint64(&k.drops, o.drops)
 	atomic.AddUint64(&k.freezes, o.freezes)
+	atomic.AddUint64(&k.ifDrops, o.ifDrops)
 }
