@@ -22,7 +22,7 @@ run: build ## Run the default pipeline (replays the bundled sample; no root, no 
 	./$(BIN) run
 
 .PHONY: test
-test: ui vet fmt-check docs-check examples unit e2e fuzz-short ## Everything CI checks: vet, format, docs, examples, tests (race), browser tests, short fuzzing
+test: ui vet vet-pcap fmt-check docs-check examples unit unit-pcap e2e fuzz-short ## Everything CI checks: vet, format, docs, examples, tests (race), libpcap backend, browser tests, short fuzzing
 
 .PHONY: ui
 ui: ## Build the dashboard's web assets (npm ci, then bundle the pinned libraries into ui/static/vendor)
@@ -39,6 +39,18 @@ proto: ## Regenerate the plugin protocol's Go code (protoc 3.21 from apt; go ins
 .PHONY: plugins
 plugins: ## Build the example plugins into bin/plugins/
 	$(GO) build -trimpath -o bin/plugins/ ./examples/plugins/...
+
+.PHONY: vet-pcap
+vet-pcap: ## go vet with the libpcap backend (-tags pcap; needs libpcap-dev)
+	$(GO) vet -tags pcap ./stages/capture/ ./cmd/nfpipe/
+
+.PHONY: unit-pcap
+unit-pcap: ## Capture tests with the libpcap backend (-tags pcap; the live ones run as root)
+	$(GO) test -tags pcap -count=1 ./stages/capture/
+
+.PHONY: build-pcap
+build-pcap: ui ## Build bin/nfpipe with the libpcap backend (backend: pcap; needs libpcap-dev to build, libpcap to run)
+	$(GO) build -tags pcap -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/nfpipe
 
 .PHONY: unit
 unit: plugins ## Run all Go tests with the race detector
