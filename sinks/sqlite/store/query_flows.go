@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/nfpipe/nfpipe/pipeline/event"
 )
 
@@ -46,6 +48,42 @@ type blockRef struct {
 	LoID    int64  `bun:"lo_id"`
 	HiID    int64  `bun:"hi_id"`
 	BloomHi int64  `bun:"bloom_hi"`
+	bloom   []byte // loaded on demand
+	loaded  bool
+}
+
+// maxBloomChunk bounds how many filters (16 KiB each) one query loads.
+// Chunks start small, since a page is often full after a block or two,
+// and double as a search goes further back, so a long one costs a few
+// queries rather than one per block.
+const maxBloomChunk = 64
+
+// loadBlooms fetches the filters of the blocks from i on not yet loaded.
+func (s *Store) loadBlooms(ctx context.Context, blocks []blockRef, i int) error {
+	n := min(maxBloomChunk, max(2, i))
+	var ids []int64
+	at := map[int64]int{}
+	for j := i; j < min(len(blocks), i+n); j++ {
+		if !blocks[j].loaded {
+			ids = append(ids, blocks[j].ID)
+			at[blocks[j].ID] = j
+			blocks[j].loaded = true
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	var rows []struct {
+		ID    int64  `bun:"id"`
+		Bloom []byte `bun:"bloom"`
+	}
+	if err := s.db.NewRaw("SELECT id, bloom FROM flow_blocks WHERE id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		blocks[at[r.ID]].bloom = r.Bloom
+	}
+	return nil
 }
 
 // flowCursor is where a page stopped: blocks are visited in descending
@@ -151,26 +189,28 @@ func (s *Store) candidateBlocks(ctx context.Context, f *flowFilter, cur *flowCur
 	return out, err
 }
 
-// scanRange narrows a block to the rows that can match: all of it, or
+// scanRange narrows blocks[i] to the rows that can match: all of it, or
 // when its filter excludes the IP or port, only the rows written after
 // the filter. ok is false when nothing can match.
-func (s *Store) scanRange(ctx context.Context, f *flowFilter, b *blockRef) (lo, hi int64, ok bool, err error) {
+func (s *Store) scanRange(ctx context.Context, f *flowFilter, blocks []blockRef, i int) (lo, hi int64, ok bool, err error) {
+	b := &blocks[i]
 	lo, hi = b.LoID, b.HiID
 	if f.ip == "" && f.port < 0 {
 		return lo, hi, true, nil
 	}
-	var enc []byte
-	if err := s.db.NewRaw("SELECT bloom FROM flow_blocks WHERE id = ?", b.ID).Scan(ctx, &enc); err != nil {
-		return 0, 0, false, err
+	if !b.loaded {
+		if err := s.loadBlooms(ctx, blocks, i); err != nil {
+			return 0, 0, false, err
+		}
 	}
-	if enc == nil {
+	if b.bloom == nil {
 		return lo, hi, true, nil
 	}
 	match := true
-	if f.ip != "" && !storedMayContain(enc, ipKey(f.ip)) {
+	if f.ip != "" && !storedMayContain(b.bloom, ipKey(f.ip)) {
 		match = false
 	}
-	if f.port >= 0 && !storedMayContain(enc, portKey(int32(f.port))) {
+	if f.port >= 0 && !storedMayContain(b.bloom, portKey(int32(f.port))) {
 		match = false
 	}
 	if match {
@@ -207,7 +247,7 @@ func (s *Store) Flows(ctx context.Context, q FlowQuery) (FlowPage, error) {
 	var lastBlock *blockRef
 	for i := range blocks {
 		b := &blocks[i]
-		lo, hi, ok, err := s.scanRange(ctx, &f, b)
+		lo, hi, ok, err := s.scanRange(ctx, &f, blocks, i)
 		if err != nil {
 			return FlowPage{}, err
 		}
