@@ -53,8 +53,11 @@ build-pcap: ui ## Build bin/nfpipe with the libpcap backend (backend: pcap; need
 	$(GO) build -tags pcap -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/nfpipe
 
 .PHONY: unit
+# As root, the history store's PostgreSQL tests get a local server (installed
+# and started by .ci/postgres.sh) unless NFPIPE_TEST_POSTGRES names one.
 unit: plugins ## Run all Go tests with the race detector
-	$(GO) test -race -count=1 $(PKGS)
+	NFPIPE_TEST_POSTGRES="$${NFPIPE_TEST_POSTGRES:-$$( [ "$$(id -u)" = 0 ] && .ci/postgres.sh 2>/dev/null | tail -n1 )}" \
+	  $(GO) test -race -count=1 $(PKGS)
 
 .PHONY: vet
 vet: ## go vet
@@ -97,6 +100,8 @@ bench: ## Print end-to-end packets/s, ns and allocations per packet, bytes per f
 	$(GO) test -run='^$$' -bench='^BenchmarkGeoLookup' ./stages/geoip/
 	$(GO) test -run='^$$' -bench='NoPlugin|Plugin' -benchtime=1000000x ./stages/plugin/
 	$(GO) test -run='^$$' -bench=Fanout100Clients -benchtime=2s ./sinks/websocket/
+	$(GO) test -run='^$$' -bench='^BenchmarkInsertFlows' -benchtime=300x ./sinks/sqlite/store/
+	$(GO) test -run='^$$' -bench='^BenchmarkSizePerMillionFlows' -benchtime=1x ./sinks/sqlite/store/
 
 .PHONY: bench-live
 bench-live: ## Live capture benchmark: replay the bench capture into a veth, nfpipe vs tcpdump (root)

@@ -80,7 +80,7 @@ nfpipe run -i eth0 -p 8080, and -c takes its config/config.yaml.`,
 	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "log at debug level")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: auto (text on a terminal, JSON otherwise under systemd), text or json")
 	root.AddCommand(newRunCmd(g), newValidateCmd(), newStagesCmd(), newVersionCmd(), newDocsCmd(),
-		newInterfacesCmd(), newDoctorCmd(), newMigrateConfigCmd())
+		newInterfacesCmd(), newDoctorCmd(), newMigrateConfigCmd(), newTopCmd(), newFlowsCmd())
 	addOldToolFlags(root, g)
 	return root
 }
