@@ -22,6 +22,31 @@ type frameReader interface {
 	oversized() uint64
 }
 
+// batchFiller is a frameReader that can also read frames straight into
+// a raw batch, which is how an unpaced replay reads.
+type batchFiller interface {
+	frameReader
+	// fill appends frames to b until it holds n frames or b is full by
+	// the reader's own measure, and returns nil; or it returns the error
+	// that ended the input (io.EOF at a clean end), with every frame
+	// before it in b. After an error it must not be called again.
+	fill(b *event.Batch, n int) error
+}
+
+// fillFrames is fill for a reader that yields frames one at a time: it
+// copies each into the batch's arena. f is the caller's scratch frame,
+// kept across calls: one passed through an interface is on the heap.
+func fillFrames(r frameReader, f *event.Frame, b *event.Batch, n int) error {
+	for len(b.Frames) < n {
+		data, err := r.next(f)
+		if err != nil {
+			return err
+		}
+		b.AddFrame(*f, data)
+	}
+	return nil
+}
+
 // countingReader counts the bytes read through it and reports each read
 // to onRead, which drives the progress bar.
 type countingReader struct {

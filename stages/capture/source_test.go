@@ -127,18 +127,7 @@ func TestGzip(t *testing.T) {
 			if !cf.compressed {
 				t.Error("not detected as compressed")
 			}
-			if pr, ok := cf.frameReader.(*pcapReader); ok && pr.br == nil {
-				t.Error("pcapgo does not read straight from the decompressed stream; records with caplen > wire length would end the read")
-			}
 			cf.Close()
-			if plain, err := openFile(corpusFile(name)); err != nil {
-				t.Fatal(err)
-			} else {
-				if pr, ok := plain.frameReader.(*pcapReader); ok && pr.br == nil {
-					t.Error("pcapgo does not read straight from the file's buffered stream")
-				}
-				plain.Close()
-			}
 			r := mustBuild(t, dst)
 			r.runFor(t, 30*time.Second)
 			got := r.out.snapshot()

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/nfpipe/nfpipe/pipeline/event"
 )
 
 // bufSize is the read buffer of a capture stream. Anything of 4 KiB or
 // more makes bufio.NewReader inside pcapgo reuse this buffer instead of
-// stacking its own on top, which lets the pcap reader peek at record
-// headers (see pcapReader); 64 KiB keeps read system calls rare.
+// stacking its own on top; 64 KiB keeps read system calls rare. The pcap
+// reader reads past it once it is drained.
 const bufSize = 64 << 10
 
 // Magic numbers at the start of the supported formats, read as
@@ -45,6 +47,16 @@ type stream struct {
 	frameReader
 	format     format
 	compressed bool
+	scratch    event.Frame // fill's, for readers without their own
+}
+
+// fill reads frames into b: in place if the format's reader can, else
+// frame by frame.
+func (s *stream) fill(b *event.Batch, n int) error {
+	if bf, ok := s.frameReader.(batchFiller); ok {
+		return bf.fill(b, n)
+	}
+	return fillFrames(s.frameReader, &s.scratch, b, n)
 }
 
 // openStream detects gzip compression and the capture format from the
