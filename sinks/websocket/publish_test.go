@@ -66,6 +66,9 @@ func TestPublishEncodesOnceForAllClients(t *testing.T) {
 			}
 		})
 	}
+	if raceEnabled {
+		return // sync.Pool drops items at random under the race detector
+	}
 	if one, many := allocs(1), allocs(50); many > one {
 		t.Errorf("publishing allocates %.1f times with 50 clients, %.1f with one", many, one)
 	}

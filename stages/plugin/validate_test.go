@@ -64,7 +64,7 @@ sinks:
 	if code != 78 {
 		t.Fatalf("exit %d, want 78\n%s", code, out)
 	}
-	want := regexp.MustCompile(`pipeline\.yaml:\d+:\d+: stages\.block: config\.severity: invalid value "urgent"; use one of info, warning, critical`)
+	want := regexp.MustCompile(`pipeline\.yaml:\d+:\d+: stages\.block\.config\.severity: invalid value "urgent"; use one of info, warning, critical`)
 	if !want.MatchString(out) {
 		t.Errorf("no positioned spec error from the plugin:\n%s", out)
 	}
@@ -75,7 +75,7 @@ sinks:
 	if code != 78 {
 		t.Fatalf("exit %d, want 78\n%s", code, out)
 	}
-	want = regexp.MustCompile(`pipeline\.yaml:\d+:\d+: stages\.block: config\.lists\[0\]: bad\.list: line 2: "10\.0\.0\.300/8" is not an address or CIDR prefix`)
+	want = regexp.MustCompile(`pipeline\.yaml:\d+:\d+: stages\.block\.config\.lists\[0\]: bad\.list: line 2: "10\.0\.0\.300/8" is not an address or CIDR prefix`)
 	if !want.MatchString(out) {
 		t.Errorf("the plugin's own message is missing:\n%s", out)
 	}
