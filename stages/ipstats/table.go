@@ -79,9 +79,9 @@ func hasPorts(p uint8) bool {
 	return false
 }
 
-// Bits of the value stored per tuple: which directions have been seen
-// (their destination port is counted) and which have had a SYN counted as
-// a flow start.
+// Bits of flowEntry's flags: which directions of the tuple have been
+// seen (their destination port is counted) and which have had a SYN
+// counted as a flow start. Forward is from the tuple's lower endpoint.
 const (
 	seenFwd uint8 = 1 << iota
 	seenRev
@@ -89,10 +89,13 @@ const (
 	synRev
 )
 
-// tupleKey is a direction-less 5-tuple within an interval: the slab
-// indexes of both ends, lower first, and protocol and ports in the same
-// order. Using slab indexes keeps the key at 16 bytes.
-type tupleKey struct{ ends, ports uint64 }
+// less orders addresses, to give a tuple one orientation.
+func (a addr) less(b addr) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
+
+// isSYN reports a TCP connection request: SYN without ACK.
+func isSYN(p *event.PacketRec) bool {
+	return p.Proto == protoTCP && p.TCPFlags&(event.FlagSYN|event.FlagACK) == event.FlagSYN
+}
 
 // counts are rare-event counters kept in plain fields on the hot path and
 // published to the component's atomic counters once per batch.
@@ -113,6 +116,15 @@ type output interface {
 
 // table aggregates packets into per-IP records for one interval at a
 // time. It is used by one goroutine.
+//
+// A packet costs one lookup in the flow table, keyed by its 5-tuple
+// without direction: a tuple's entry holds the slab indexes of both
+// addresses and what the tuple has counted (see flowEntry), so every
+// packet after a tuple's first in the interval updates its two records
+// and nothing else. A tuple's first packet finds or adds both addresses
+// in the address index and updates the peer and port sets. All of these
+// are open-addressing tables kept from one interval to the next, so
+// steady traffic allocates nothing.
 type table struct {
 	interval  int64 // nanoseconds
 	top       int   // 0 = every address
@@ -121,40 +133,70 @@ type table struct {
 	out       output
 
 	open       bool
-	start, end int64  // the open interval [start, end)
-	gen        uint64 // interval generation, stamped into cache entries
+	start, end int64 // the open interval [start, end)
 
-	recs   []ipRec
-	index  map[addr]uint32
-	tuples map[tupleKey]uint8
-	pairs  map[uint64]struct{} // lower index << 32 | higher index
-	ports  map[uint64]struct{} // source index << 16 | destination port
-	cache  *flowCache
-	addrs  *addrCache
+	seeds seeds
+	recs  []ipRec
+	index addrIndex // address to slab index
+	flows flowTable // 5-tuples seen in the interval
+	pairs set64     // lower index << 32 | higher index
+	ports set64     // (source index + 1) << 16 | destination port
 
 	order []uint32 // scratch for top-N selection
 	cnt   counts
 }
 
 func newTable(interval int64, top, maxIPs, maxTuples int, out output) *table {
-	return &table{
+	t := &table{
 		interval:  interval,
 		top:       top,
 		maxIPs:    maxIPs,
 		maxTuples: maxTuples,
 		out:       out,
-		gen:       1,
-		index:     map[addr]uint32{},
-		tuples:    map[tupleKey]uint8{},
-		pairs:     map[uint64]struct{}{},
-		ports:     map[uint64]struct{}{},
-		cache:     new(flowCache),
-		addrs:     new(addrCache),
+		seeds:     randomSeeds(),
+		index:     newAddrIndex(),
+		flows:     newFlowTable(),
 	}
+	t.pairs = newSet64(t.seeds[3])
+	t.ports = newSet64(t.seeds[4])
+	return t
+}
+
+// prepared is a packet's tuple, oriented and hashed.
+type prepared struct {
+	a, b addr   // the lower and the higher endpoint's address
+	key  uint64 // protocol, ports and later-fragment mark, as in flowEntry.meta
+	h    uint64 // flowHash of the tuple
+	rev  bool   // the packet was sent by b
 }
 
 // add counts one packet.
 func (t *table) add(p *event.PacketRec) {
+	var pr prepared
+	t.prepare(p, &pr)
+	t.count(p, &pr)
+}
+
+// prepare orients and hashes the tuple of packet p.
+func (t *table) prepare(p *event.PacketRec, pr *prepared) {
+	src, dst := addrsOf(p)
+	a, b, pa, pb := src, dst, p.SrcPort, p.DstPort
+	pr.rev = b.less(a) || a == b && pb < pa
+	if pr.rev {
+		a, b, pa, pb = b, a, pb, pa
+	}
+	pr.a, pr.b = a, b
+	pr.key = uint64(p.Proto)<<32 | uint64(pa)<<16 | uint64(pb)
+	if p.Frag&event.FragLater != 0 {
+		// A later fragment has no ports of its own; keep it apart from a
+		// real packet with ports 0.
+		pr.key |= fragBit
+	}
+	pr.h = t.seeds.flowHash(a, b, pr.key)
+}
+
+// count counts packet p, whose tuple is prepared.
+func (t *table) count(p *event.PacketRec, pr *prepared) {
 	if !p.Src.IsValid() || !p.Dst.IsValid() {
 		t.cnt.nonIP++
 		return
@@ -162,38 +204,104 @@ func (t *table) add(p *event.PacketRec) {
 	if ts := int64(p.TS); ts >= t.end || ts < t.start || !t.open {
 		t.place(ts)
 	}
-	src, dst := addrsOf(p)
-	frag := p.Frag&event.FragLater != 0
-	key := uint64(p.Proto)<<32 | uint64(p.SrcPort)<<16 | uint64(p.DstPort)
-	if frag {
-		// A later fragment has no ports of its own; keep it apart from a
-		// real packet with ports 0.
-		key |= 1 << 40
-	}
-	meta := key | t.gen<<41
-	e := &t.cache[cacheSlot(src, dst, key)]
-	if e.meta != meta || e.src != src || e.dst != dst {
-		t.miss(e, src, dst, meta, p, frag)
-	} else if p.Proto == protoTCP && p.TCPFlags&(event.FlagSYN|event.FlagACK) == event.FlagSYN && e.si != noIdx && e.di != noIdx {
-		// A SYN on a cached tuple (a retransmission, or a new connection
-		// reusing the ports): the tuple set decides whether it counts.
-		t.relate(e.si, e.di, p, frag)
+	e, found := t.flows.find(t.recs, pr.h, pr.a, pr.b, pr.key|t.flows.gen<<genShift)
+	var si, di uint32
+	if found {
+		si, di = e.ia, e.ib
+		seen, syn := seenFwd, synFwd
+		if pr.rev {
+			si, di = di, si
+			seen, syn = seenRev, synRev
+		}
+		if f := e.flags(); (f&seen == 0 || f&syn == 0 && isSYN(p)) && pr.key&fragBit == 0 {
+			t.relate(e, pr.rev, si, p)
+		}
+	} else {
+		si, di = t.first(e, pr, p)
 	}
 	w := uint64(p.WireLen)
-	if e.si != noIdx {
-		r := &t.recs[e.si]
+	if si != noIdx {
+		r := &t.recs[si]
 		r.bytesOut += w
 		r.pktsOut++
 	} else {
 		t.cnt.untracked++
 	}
-	if e.di != noIdx {
-		r := &t.recs[e.di]
+	if di != noIdx {
+		r := &t.recs[di]
 		r.bytesIn += w
 		r.pktsIn++
 	} else {
 		t.cnt.untracked++
 	}
+}
+
+// first handles a packet whose tuple has no entry, which belongs in the
+// empty slot e: the first packet of the tuple in the interval, or one of
+// a tuple that cannot be stored (an address is not tracked, or the table
+// holds max_tuples). It finds (or adds) both addresses, adds the entry
+// and counts the tuple as a peer pair and, unless it is TCP (whose flows
+// are SYNs), as a flow of its sender. It returns the slab indexes of the
+// packet's source and destination.
+func (t *table) first(e *flowEntry, pr *prepared, p *event.PacketRec) (si, di uint32) {
+	// The source first: records are emitted in the order first seen.
+	if pr.rev {
+		si, di = t.slot(pr.b), t.slot(pr.a)
+	} else {
+		si, di = t.slot(pr.a), t.slot(pr.b)
+	}
+	if si == noIdx || di == noIdx {
+		return si, di
+	}
+	frag := pr.key&fragBit != 0
+	if t.flows.n >= t.maxTuples {
+		// The tuple cannot be remembered: count what the other sets can
+		// still deduplicate; a UDP flow start is lost, a TCP SYN counts
+		// even if retransmitted.
+		t.pair(si, di)
+		if !frag {
+			t.cnt.tuplesDropped++
+			t.port(si, p)
+			if isSYN(p) {
+				t.recs[si].flows++
+			}
+		}
+		return si, di
+	}
+	ia, ib := si, di
+	if pr.rev {
+		ia, ib = di, si
+	}
+	e = t.flows.add(e, flowEntry{meta: pr.key | t.flows.gen<<genShift, ia: ia, ib: ib}, t.recs, &t.seeds)
+	t.pair(si, di)
+	if !frag {
+		if p.Proto != protoTCP {
+			t.recs[si].flows++
+		}
+		t.relate(e, pr.rev, si, p)
+	}
+	return si, di
+}
+
+// relate counts, for a packet from record si on the tuple of entry e,
+// what the tuple has not counted yet in its direction: the destination
+// port, and a SYN as a flow start.
+func (t *table) relate(e *flowEntry, rev bool, si uint32, p *event.PacketRec) {
+	seen, syn := seenFwd, synFwd
+	if rev {
+		seen, syn = seenRev, synRev
+	}
+	f := e.flags()
+	nf := f
+	if f&seen == 0 {
+		nf |= seen
+		t.port(si, p)
+	}
+	if isSYN(p) && f&syn == 0 {
+		nf |= syn
+		t.recs[si].flows++
+	}
+	e.setFlags(nf)
 }
 
 // place opens the interval of a packet whose time is outside the open
@@ -226,81 +334,20 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// miss handles a packet whose tuple is not in the cache: it finds (or
-// creates) both records, updates the distinct sets and fills the entry.
-func (t *table) miss(e *cacheEntry, src, dst addr, meta uint64, p *event.PacketRec, frag bool) {
-	si, di := t.slot(src), t.slot(dst)
-	*e = cacheEntry{src: src, dst: dst, meta: meta, si: si, di: di}
-	if si != noIdx && di != noIdx {
-		t.relate(si, di, p, frag)
-	}
-}
-
 // slot returns the slab index of an address, adding it if there is room.
 func (t *table) slot(a addr) uint32 {
-	c := &t.addrs[addrSlot(a)]
-	if c.gen == t.gen && c.a == a {
-		return c.idx
+	h := uint32(t.seeds.addrHash(a))
+	i, s := t.index.find(t.recs, a, h)
+	if i != noIdx {
+		return i
 	}
-	i, ok := t.index[a]
-	if !ok {
-		if len(t.recs) >= t.maxIPs {
-			return noIdx
-		}
-		i = uint32(len(t.recs))
-		t.recs = append(t.recs, ipRec{ip: a})
-		t.index[a] = i
+	if len(t.recs) >= t.maxIPs {
+		return noIdx
 	}
-	*c = addrEntry{a: a, gen: t.gen, idx: i}
+	i = uint32(len(t.recs))
+	t.recs = append(t.recs, ipRec{ip: a})
+	t.index.add(s, h, i)
 	return i
-}
-
-// relate updates flows, peers and destination ports for a packet from
-// record si to record di.
-func (t *table) relate(si, di uint32, p *event.PacketRec, frag bool) {
-	if frag {
-		t.pair(si, di)
-		return
-	}
-	a, b, pa, pb := si, di, p.SrcPort, p.DstPort
-	seen, syn := seenFwd, synFwd
-	if a > b || (a == b && pa > pb) {
-		a, b, pa, pb = b, a, pb, pa
-		seen, syn = seenRev, synRev
-	}
-	k := tupleKey{uint64(a)<<32 | uint64(b), uint64(p.Proto)<<32 | uint64(pa)<<16 | uint64(pb)}
-	isSYN := p.Proto == protoTCP && p.TCPFlags&(event.FlagSYN|event.FlagACK) == event.FlagSYN
-	flags, known := t.tuples[k]
-	if !known && len(t.tuples) >= t.maxTuples {
-		// Cannot remember the tuple: count what the other sets can
-		// still deduplicate; a UDP flow start is lost, a TCP SYN counts
-		// even if retransmitted.
-		t.cnt.tuplesDropped++
-		t.pair(si, di)
-		t.port(si, p)
-		if isSYN {
-			t.recs[si].flows++
-		}
-		return
-	}
-	nf := flags
-	if !known {
-		t.pair(si, di)
-		if p.Proto != protoTCP {
-			t.recs[si].flows++
-		}
-	}
-	if flags&seen == 0 {
-		nf |= seen
-		t.port(si, p)
-	}
-	if isSYN && flags&syn == 0 {
-		nf |= syn
-		t.recs[si].flows++
-	}
-	if nf != flags || !known {
-		t.tuples[k] = nf
-	}
 }
 
 // pair counts a peer for both ends the first time they talk in the
@@ -312,9 +359,12 @@ func (t *table) pair(a, b uint32) {
 	if a > b {
 		a, b = b, a
 	}
-	if t.insert(t.pairs, uint64(a)<<32|uint64(b)) {
+	added, there := t.pairs.insert(uint64(a)<<32|uint64(b), t.maxTuples)
+	if added {
 		t.recs[a].peers++
 		t.recs[b].peers++
+	} else if !there {
+		t.cnt.tuplesDropped++
 	}
 }
 
@@ -324,47 +374,26 @@ func (t *table) port(si uint32, p *event.PacketRec) {
 	if !hasPorts(p.Proto) {
 		return
 	}
-	if t.insert(t.ports, uint64(si)<<16|uint64(p.DstPort)) {
+	added, there := t.ports.insert((uint64(si)+1)<<16|uint64(p.DstPort), t.maxTuples)
+	if added {
 		t.recs[si].ports++
+	} else if !there {
+		t.cnt.tuplesDropped++
 	}
-}
-
-// insert adds k to a bounded set and reports whether it was new. Storing
-// an existing key is as cheap as looking it up, so one map operation
-// does both while there is room.
-func (t *table) insert(m map[uint64]struct{}, k uint64) bool {
-	n := len(m)
-	if n >= t.maxTuples {
-		if _, ok := m[k]; !ok {
-			t.cnt.tuplesDropped++
-		}
-		return false
-	}
-	m[k] = struct{}{}
-	return len(m) > n
 }
 
 // finish emits the open interval and resets the state for the next one.
-// The maps are cleared, not reallocated, so the next interval reuses
-// their memory.
+// The tables are cleared (the flow table by moving to the next
+// generation), not reallocated, so the next interval reuses their memory.
 func (t *table) finish() {
 	if !t.open {
 		return
 	}
 	t.emit()
 	t.recs = t.recs[:0]
-	clear(t.index)
-	clear(t.tuples)
-	clear(t.pairs)
-	clear(t.ports)
-	t.gen++
-	if t.gen >= 1<<23 {
-		// The generation has 23 bits in a flow-cache entry; on wrap,
-		// forget every entry of both caches so a stale one can never
-		// match.
-		*t.cache = flowCache{}
-		*t.addrs = addrCache{}
-		t.gen = 1
-	}
+	t.index.reset()
+	t.pairs.reset()
+	t.ports.reset()
+	t.flows.next()
 	t.open = false
 }

@@ -226,8 +226,8 @@ func TestMaxIPsBoundsTheTable(t *testing.T) {
 	for i := 1; i <= 5; i++ {
 		addAll(tb, udpPkt(time.Duration(i)*ms, "10.0.0.1", 1000, fmt.Sprintf("10.0.1.%d", i), 53, 100))
 	}
-	if len(tb.recs) != 3 || len(tb.index) != 3 {
-		t.Fatalf("tracked %d records, %d index entries, want 3", len(tb.recs), len(tb.index))
+	if len(tb.recs) != 3 || tb.index.n != 3 {
+		t.Fatalf("tracked %d records, %d index entries, want 3", len(tb.recs), tb.index.n)
 	}
 	if tb.cnt.untracked != 3 {
 		t.Errorf("untracked = %d, want 3 (the destinations of packets 3 to 5)", tb.cnt.untracked)
@@ -252,8 +252,8 @@ func TestMaxTuplesBoundsTheSets(t *testing.T) {
 	for port := uint16(1); port <= 100; port++ {
 		addAll(tb, tcpPkt(time.Duration(port)*ms, "10.0.0.1", 40000, "10.0.0.2", port, syn, 60))
 	}
-	if len(tb.tuples) > 10 || len(tb.ports) > 10 || len(tb.pairs) > 10 {
-		t.Fatalf("sets grew past max_tuples: tuples=%d ports=%d pairs=%d", len(tb.tuples), len(tb.ports), len(tb.pairs))
+	if tb.flows.n > 10 || tb.ports.n > 10 || tb.pairs.n > 10 {
+		t.Fatalf("sets grew past max_tuples: tuples=%d ports=%d pairs=%d", tb.flows.n, tb.ports.n, tb.pairs.n)
 	}
 	if tb.cnt.tuplesDropped == 0 {
 		t.Error("tuples_dropped not counted")
@@ -325,18 +325,20 @@ func TestSYNAfterCacheHitAndNewInterval(t *testing.T) {
 	check(t, c.byIP(t, 10*time.Second), cli, want{bytesOut: 60, pktsOut: 1, flows: 1, peers: 1, ports: 1})
 }
 
-func TestCacheCollisionsDoNotChangeCounts(t *testing.T) {
-	// The same traffic through a table whose cache is defeated after every
-	// packet must give identical records: the cache is only a shortcut.
-	traffic := syntheticTraffic(50, 20000, 1)
-	run := func(defeat bool) []event.IPStatRec {
+func TestWeakSeedsDoNotChangeCounts(t *testing.T) {
+	// The same traffic through a table whose hash seeds are all 1 and
+	// through one with random seeds must give identical records: the
+	// hashes only place entries.
+	traffic := syntheticTraffic(3000, 40000, 1)
+	run := func(weak bool) []event.IPStatRec {
 		c := &collector{}
 		tb := newTestTable(c)
+		if weak {
+			tb.seeds = seeds{1, 1, 1, 1, 1, 1}
+			tb.pairs.seed, tb.ports.seed = 1, 1
+		}
 		for i := range traffic {
 			tb.add(&traffic[i])
-			if defeat {
-				*tb.cache = flowCache{}
-			}
 		}
 		tb.finish()
 		return c.recs
@@ -347,23 +349,23 @@ func TestCacheCollisionsDoNotChangeCounts(t *testing.T) {
 	}
 	for i := range a {
 		if a[i] != b[i] {
-			t.Fatalf("record %d differs:\n cached %+v\nno cache %+v", i, a[i], b[i])
+			t.Fatalf("record %d differs:\n random seeds %+v\n   weak seeds %+v", i, a[i], b[i])
 		}
 	}
 }
 
-func TestGenerationWrapForgetsCache(t *testing.T) {
+func TestGenerationWrapClearsTheFlowTable(t *testing.T) {
 	c := &collector{}
 	tb := newTestTable(c)
-	tb.gen = 1<<23 - 1
+	tb.flows.gen = genLimit - 1
 	addAll(tb, udpPkt(1*ms, "10.0.0.1", 1, "10.0.0.2", 2, 100))
 	tb.finish()
-	if tb.gen != 1 {
-		t.Fatalf("gen = %d after wrap, want 1", tb.gen)
+	if tb.flows.gen != 1 {
+		t.Fatalf("gen = %d after wrap, want 1", tb.flows.gen)
 	}
-	for i := range tb.cache {
-		if tb.cache[i] != (cacheEntry{}) {
-			t.Fatal("cache not cleared on generation wrap")
+	for i := range tb.flows.slots {
+		if tb.flows.slots[i] != (flowEntry{}) {
+			t.Fatal("flow table not cleared on generation wrap")
 		}
 	}
 	addAll(tb, udpPkt(11*time.Second, "10.0.0.1", 1, "10.0.0.2", 2, 100))
