@@ -1,7 +1,6 @@
 package sessionize
 
 import (
-	"encoding/binary"
 	"math/bits"
 	"math/rand/v2"
 
@@ -30,8 +29,11 @@ func randomSeeds() seeds {
 // so the dependency chain is short.
 func (s *seeds) hash(k *flowKey) uint64 {
 	rest := uint64(k.PortA) | uint64(k.PortB)<<16 | uint64(k.VLAN)<<32 | uint64(k.Proto)<<48 | uint64(k.Family)<<56
-	a := mum(binary.LittleEndian.Uint64(k.A[:8])^s[0], binary.LittleEndian.Uint64(k.A[8:])^s[1])
-	b := mum(binary.LittleEndian.Uint64(k.B[:8])^s[2], binary.LittleEndian.Uint64(k.B[8:])^s[3])
+	// Each half is byte-swapped: the hash reads the address's bytes as
+	// little-endian words, as it did when the key held them as bytes, so
+	// flow ids stay what they were.
+	a := mum(bits.ReverseBytes64(k.A.hi)^s[0], bits.ReverseBytes64(k.A.lo)^s[1])
+	b := mum(bits.ReverseBytes64(k.B.hi)^s[2], bits.ReverseBytes64(k.B.lo)^s[3])
 	return mum(a^rest, b^s[4])
 }
 

@@ -414,8 +414,8 @@ func (t *Table) end(i uint32, reason event.EndReason) {
 // fill writes flow e into the reusable record.
 func (t *Table) fill(e *entry, ev event.FlowEvent, reason event.EndReason) {
 	k := &e.key
-	client := event.Endpoint{IP: k.addr(&k.A), Port: k.PortA}
-	server := event.Endpoint{IP: k.addr(&k.B), Port: k.PortB}
+	client := event.Endpoint{IP: k.addr(k.A), Port: k.PortA}
+	server := event.Endpoint{IP: k.addr(k.B), Port: k.PortB}
 	if e.has(bitClientB) {
 		client, server = server, client
 	}
