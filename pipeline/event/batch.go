@@ -84,10 +84,22 @@ func (b *Batch) reset() {
 	b.Shard = 0
 }
 
-// Pool recycles batches of one kind.
+// maxFree bounds the batches a pool keeps for reuse. A pool holds at
+// most as many as were in use at once (queues full), which is far fewer
+// in any ordinary pipeline; the bound only caps what a pathological
+// configuration could make it keep.
+const maxFree = 4096
+
+// Pool recycles batches of one kind. It is a free list rather than a
+// sync.Pool: a sync.Pool is emptied by every garbage collection, and each
+// batch then made anew grows its event slices (and a raw batch its arena)
+// again, which in a long capture meant a steady trickle of allocations
+// on the packet path. Released batches keep their capacity and the most
+// recently released is handed out first, while it is still in cache.
 type Pool struct {
 	kind Kind
-	p    sync.Pool
+	mu   sync.Mutex
+	free []*Batch
 }
 
 // NewPool returns a pool of batches of the given kind.
@@ -97,7 +109,14 @@ func NewPool(kind Kind) *Pool {
 
 // Get returns an empty batch with one holder (the caller).
 func (p *Pool) Get() *Batch {
-	b, _ := p.p.Get().(*Batch)
+	var b *Batch
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		b = p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+	}
+	p.mu.Unlock()
 	if b == nil {
 		b = &Batch{Kind: p.kind, pool: p}
 	}
@@ -107,7 +126,11 @@ func (p *Pool) Get() *Batch {
 
 func (p *Pool) put(b *Batch) {
 	b.reset()
-	p.p.Put(b)
+	p.mu.Lock()
+	if len(p.free) < maxFree {
+		p.free = append(p.free, b)
+	}
+	p.mu.Unlock()
 }
 
 // NewBatch returns a batch that belongs to no pool, for tests and
