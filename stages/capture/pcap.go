@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"slices"
 
 	"github.com/nfpipe/nfpipe/pipeline/event"
 )
@@ -278,6 +279,9 @@ func (p *pcapReader) fill(b *event.Batch, n int) error {
 		if size := p.arenaSize(n); cap(arena) < size/2 {
 			arena = make([]byte, 0, size)
 		}
+	}
+	if cap(b.Frames) < n {
+		b.Frames = slices.Grow(b.Frames, n-len(b.Frames)) // once per batch a pool makes
 	}
 	start := len(arena)
 	pos := start
