@@ -76,6 +76,17 @@ func (rep *report) print(w io.Writer) {
 			fmt.Sprintf("%.4f", float64(r.Mallocs)/float64(r.Packets)),
 			steady, strconv.Itoa(int(r.NumGC)), check)
 	}
+	p("\n  time inside each stage's batch loop, ns per packet (wall time; at GOMAXPROCS 1 close to CPU time,\n")
+	p("  and the rest of the CPU time is the capture source, the runtime and the garbage collector):\n")
+	for _, x := range rep.rows {
+		r := x.r
+		p("  %-44s %5d  %s\n", x.s.label, r.Procs, busyLine(r))
+	}
+	p("\n  steady window (25%% to 90%% of the packets): allocations / packets\n")
+	for _, x := range rep.rows {
+		r := x.r
+		p("  %-44s %5d  %s / %s\n", x.s.label, r.Procs, group(r.SteadyMallocs), group(r.SteadyPackets))
+	}
 	for _, x := range rep.rows {
 		r := x.r
 		if r.OutBytes > 0 {
@@ -104,6 +115,26 @@ func (rep *report) print(w io.Writer) {
 		p("  %-34s %25s MB\n", "peak resident set (VmHWM)", mb(m.HWM))
 	}
 	p("\ntotal bench time %s\n", rep.total.Round(time.Second))
+}
+
+// busyLine lists the busy time per packet of every component with an
+// input, in pipeline order, and at GOMAXPROCS 1 what is left of the CPU
+// time.
+func busyLine(r *result) string {
+	var parts []string
+	var sum float64
+	for _, c := range r.Status.Components {
+		if c.Role == "source" {
+			continue
+		}
+		ns := c.BusySeconds * 1e9 / float64(r.Packets)
+		sum += ns
+		parts = append(parts, fmt.Sprintf("%s %.1f", c.Name, ns))
+	}
+	if r.Procs == 1 {
+		parts = append(parts, fmt.Sprintf("rest %.1f", float64(r.CPUNS)/float64(r.Packets)-sum))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func outEvents(r *result) uint64 {

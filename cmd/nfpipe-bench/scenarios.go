@@ -36,6 +36,7 @@ var scenarios = []scenario{
 	{id: "full-discard", label: "capture→decode→sessionize+ipstats→discard", sink: discardSink},
 	{id: "full-jsonl", label: "capture→decode→sessionize+ipstats→jsonl", sink: jsonlSink},
 	{id: "full-discard-1cpu", label: "capture→decode→sessionize+ipstats→discard", procs: 1, sink: discardSink},
+	{id: "full-jsonl-1cpu", label: "capture→decode→sessionize+ipstats→jsonl", procs: 1, sink: jsonlSink},
 }
 
 func findScenario(id string) (scenario, bool) {
