@@ -228,6 +228,9 @@ func TestNoAllocationsPerPacketInSteadyState(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("ipv6=%v: %.2f allocations per packet within an interval, want 0", v6, allocs)
 		}
+		if allocs := testing.AllocsPerRun(10, func() { tb.addBatch(traffic[:256]) }); allocs != 0 {
+			t.Errorf("ipv6=%v: %.2f allocations per batch of 256 within an interval, want 0", v6, allocs)
+		}
 	}
 }
 

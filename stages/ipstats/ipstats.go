@@ -152,9 +152,7 @@ func (s *ipstats) Run(ctx context.Context, env *pipeline.Env) error {
 		if b.Kind != event.Packet {
 			continue
 		}
-		for i := range b.Packets {
-			t.add(&b.Packets[i])
-		}
+		t.addBatch(b.Packets)
 		m.publish(t.cnt)
 	}
 	t.finish()

@@ -189,31 +189,43 @@ func mixedTraffic(flows, packets int, seed uint64) []event.PacketRec {
 	return ps
 }
 
-// TestMatchesReference runs mixed traffic through the table and through
-// refTable, with room for everything and with too little room for
-// addresses or tuples, and requires the same records.
+// TestMatchesReference runs mixed traffic through the table (packet by
+// packet and in batches) and through refTable, with room for everything
+// and with too little room for addresses or tuples, and requires the same
+// records.
 func TestMatchesReference(t *testing.T) {
 	traffic := mixedTraffic(5000, 120000, 4)
 	for _, lim := range []struct{ ips, tuples int }{{1_000_000, 1_000_000}, {700, 1_000_000}, {1_000_000, 900}} {
 		t.Run(fmt.Sprintf("max_ips=%d,max_tuples=%d", lim.ips, lim.tuples), func(t *testing.T) {
-			c := &collector{}
-			tb := newTable(int64(10*ms), 0, lim.ips, lim.tuples, c)
 			ref := newRef(10*ms, lim.ips, lim.tuples)
 			for i := range traffic {
-				tb.add(&traffic[i])
 				ref.add(&traffic[i])
 			}
-			tb.finish()
 			ref.finish()
-			if tb.cnt.intervals < 5 {
-				t.Fatalf("only %d intervals", tb.cnt.intervals)
-			}
-			if len(c.recs) != len(ref.out) {
-				t.Fatalf("%d records, reference %d", len(c.recs), len(ref.out))
-			}
-			for i, w := range ref.out {
-				if c.recs[i] != w {
-					t.Fatalf("record %d:\n got %+v\nwant %+v", i, c.recs[i], w)
+			for _, batch := range []bool{false, true} {
+				c := &collector{}
+				tb := newTable(int64(10*ms), 0, lim.ips, lim.tuples, c)
+				if batch {
+					// Batches of odd sizes, as a stage could receive them.
+					for i := 0; i < len(traffic); i += 300 {
+						tb.addBatch(traffic[i:min(i+300, len(traffic))])
+					}
+				} else {
+					for i := range traffic {
+						tb.add(&traffic[i])
+					}
+				}
+				tb.finish()
+				if tb.cnt.intervals < 5 {
+					t.Fatalf("only %d intervals", tb.cnt.intervals)
+				}
+				if len(c.recs) != len(ref.out) {
+					t.Fatalf("batch %v: %d records, reference %d", batch, len(c.recs), len(ref.out))
+				}
+				for i, w := range ref.out {
+					if c.recs[i] != w {
+						t.Fatalf("batch %v: record %d:\n got %+v\nwant %+v", batch, i, c.recs[i], w)
+					}
 				}
 			}
 		})

@@ -144,6 +144,7 @@ type table struct {
 
 	order []uint32 // scratch for top-N selection
 	cnt   counts
+	warm  uint64 // sink of addBatch's cache warming loads
 }
 
 func newTable(interval int64, top, maxIPs, maxTuples int, out output) *table {
@@ -168,6 +169,53 @@ type prepared struct {
 	key  uint64 // protocol, ports and later-fragment mark, as in flowEntry.meta
 	h    uint64 // flowHash of the tuple
 	rev  bool   // the packet was sent by b
+}
+
+// groupSize is how many packets addBatch prepares at once: enough for
+// the processor to have the cache misses of a group in flight together,
+// few enough for the prepared tuples to stay in the first-level cache.
+const groupSize = 32
+
+// addBatch counts packets in order, with the same result as add on each.
+// When the tables are larger than the processor's caches, much of a
+// packet's cost is waiting for its flow entry and its two records to
+// come from memory; addBatch prepares a group of packets first and loads
+// their entries and records together, so that those waits overlap. On
+// the nfpipe-bench capture it took the capture->decode->ipstats pipeline
+// from 215-222 to 205-215 CPU ns per packet at GOMAXPROCS 1, and the
+// full pipeline from 374-378 to 346-370 (five alternating runs each).
+func (t *table) addBatch(ps []event.PacketRec) {
+	var pre [groupSize]prepared
+	for len(ps) > 0 {
+		g := ps[:min(len(ps), groupSize)]
+		ps = ps[len(g):]
+		for i := range g {
+			t.prepare(&g[i], &pre[i])
+		}
+		t.warmUp(pre[:len(g)])
+		for i := range g {
+			t.count(&g[i], &pre[i])
+		}
+	}
+}
+
+// warmUp loads the first flow table slot of every prepared tuple, then
+// the records a current entry there points at. The values are summed
+// into t.warm only so that the compiler keeps the loads; whether the
+// slot holds the packet's tuple does not matter.
+func (t *table) warmUp(pre []prepared) {
+	var acc uint64
+	slots, mask := t.flows.slots, t.flows.mask
+	for i := range pre {
+		acc += slots[pre[i].h&mask].meta
+	}
+	for i := range pre {
+		e := &slots[pre[i].h&mask]
+		if e.meta>>genShift == t.flows.gen && int(e.ia) < len(t.recs) && int(e.ib) < len(t.recs) {
+			acc += t.recs[e.ia].pktsIn + t.recs[e.ib].pktsIn
+		}
+	}
+	t.warm += acc
 }
 
 // add counts one packet.
