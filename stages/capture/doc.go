@@ -8,5 +8,8 @@
 // and interface. The file readers live in pcap.go and pcapng.go behind
 // openStream; a live reader (AF_PACKET, libpcap) is another frameReader,
 // and the replay loop in source.go (batching, pause, stop, counters)
-// serves both.
+// serves both. A reader that can also fill a whole batch (batchFiller)
+// does so for a replay at full speed: the classic pcap reader reads the
+// file straight into the batch's arena and slices the frames out in
+// place, without a copy per frame.
 package capture
