@@ -52,11 +52,12 @@ const (
 // chunk is carried over to the next batch. Going through pcapgo instead
 // (an io.ReadFull of the record header and one of the data through a
 // bufio.Reader, a time.Time per record, then a copy into the batch) cost
-// 170-195 ns per frame in BenchmarkPcapRead against 40-47 for this
-// reader, and 200-230 ns per frame in BenchmarkFileSource against 87-102.
-// On the 5-million-packet bench capture the stage's share fell from about
-// 170 to 115 CPU ns per packet, most of which (70-85 ns) is now the
-// kernel copying the file into the arenas.
+// 88-91 ns per frame in BenchmarkPcapRead against 28-29 for this reader,
+// and 128-134 ns per frame in BenchmarkFileSource against 80-82 (a quiet
+// machine; about twice as much each under load). On the 5-million-packet
+// bench capture the source's share fell from about 170 to 60 CPU ns per
+// packet, about 45 of which is the kernel copying the file into the
+// arenas (dd reads the file at the same rate).
 //
 // Every check pcapgo makes is made here, in the same order and with the
 // same outcome, so damaged and truncated files read exactly as before:
