@@ -32,7 +32,8 @@ func (b *boundedReader) next(f *event.Frame) ([]byte, error) {
 // pcap and pcapng readers and the replay loop. They must never panic,
 // must yield no more frames than the input can hold (every record or
 // block takes at least 8 bytes), and every emitted frame must keep its
-// data within its wire length.
+// data within its wire length; reading batch by batch (fill) must give
+// what reading frame by frame gives.
 func FuzzReadCapture(f *testing.F) {
 	for _, dir := range []string{"malformed", "truncated", "exotic"} {
 		paths, _ := filepath.Glob(filepath.Join(corpus, dir, "*"))
@@ -82,6 +83,37 @@ func FuzzReadCapture(f *testing.F) {
 		}
 		if c.packets.Load() != uint64(out.frames) || res.packets != uint64(out.frames) {
 			t.Fatalf("counted %d frames, emitted %d", c.packets.Load(), out.frames)
+		}
+		if res.err == errTooMany {
+			return
+		}
+		// The stream read through its own fill (a pcap file straight into
+		// the batches' arenas) must give the same frames and counts as
+		// frame by frame.
+		s2, err := openStream(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("second open: %v", err)
+		}
+		out2 := newFakeOut()
+		var wire uint64
+		out2.onEmit = func(b *event.Batch) {
+			for _, fr := range b.Frames {
+				wire += uint64(fr.WireLen)
+				if len(fr.Data) > int(fr.WireLen) {
+					t.Fatalf("fill: frame with %d bytes of data and wire length %d", len(fr.Data), fr.WireLen)
+				}
+			}
+		}
+		c2 := testCounters()
+		rp2 := &replayer{out: out2, c: c2, size: 64}
+		res2 := rp2.pass(context.Background(), s2, 0)
+		rp2.flush()
+		if out2.frames != out.frames || c2.bytes.Load() != c.bytes.Load() || wire != c.bytes.Load() ||
+			c2.overWire.Load() != c.overWire.Load() || c2.overSnap.Load() != c.overSnap.Load() ||
+			(res2.err == nil) != (res.err == nil) || (res2.err != nil && res2.err.Error() != res.err.Error()) {
+			t.Fatalf("fill: %d frames, %d bytes, %d over wire, %d over snap, ended with %v; frame by frame: %d, %d, %d, %d, %v",
+				out2.frames, c2.bytes.Load(), c2.overWire.Load(), c2.overSnap.Load(), res2.err,
+				out.frames, c.bytes.Load(), c.overWire.Load(), c.overSnap.Load(), res.err)
 		}
 	})
 }
