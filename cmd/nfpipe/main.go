@@ -8,8 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/nfpipe/nfpipe/pipeline/metrics"
@@ -32,14 +35,18 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 
 func main() {
-	root := newRootCmd(os.Stdout, os.Stderr)
+	root, g := newRoot(os.Stdout, os.Stderr)
 	if err := root.Execute(); err != nil {
 		var ee *exitError
 		code := 1
 		if errors.As(err, &ee) {
 			code = ee.code
 		}
-		if err.Error() != "" {
+		switch {
+		case err.Error() == "":
+		case g.jsonLogs:
+			slog.Error("nfpipe failed", "err", err.Error(), "exit_code", code)
+		default:
 			fmt.Fprintln(os.Stderr, "nfpipe:", err)
 		}
 		os.Exit(code)
@@ -49,12 +56,18 @@ func main() {
 type globalFlags struct {
 	debug     bool
 	logFormat string
+	// jsonLogs is set when the logger writes JSON: then what nfpipe run
+	// reports besides its log (configuration errors, the summary) is
+	// logged too, so that every line is JSON.
+	jsonLogs bool
 	// level is the log level, changed at run time: the old config.yaml's
 	// web.debug turns debug on, a reload may turn it off again.
 	level slog.LevelVar
 }
 
-func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+// newRoot builds the command tree and returns it with the global flags,
+// which say after Execute how the log was written.
+func newRoot(stdout, stderr io.Writer) (*cobra.Command, *globalFlags) {
 	g := &globalFlags{}
 	metrics.Version = version
 	root := &cobra.Command{
@@ -78,11 +91,11 @@ nfpipe run -i eth0 -p 8080, and -c takes its config/config.yaml.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "log at debug level")
-	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: auto (text on a terminal, JSON otherwise under systemd), text or json")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: auto (JSON when systemd sends the output to the journal, else text), text or json")
 	root.AddCommand(newRunCmd(g), newValidateCmd(), newStagesCmd(), newVersionCmd(), newDocsCmd(),
 		newInterfacesCmd(), newDoctorCmd(), newMigrateConfigCmd(), newTopCmd(), newFlowsCmd())
 	addOldToolFlags(root, g)
-	return root
+	return root, g
 }
 
 func newLogger(w io.Writer, g *globalFlags) *slog.Logger {
@@ -93,14 +106,31 @@ func newLogger(w io.Writer, g *globalFlags) *slog.Logger {
 	format := g.logFormat
 	if format == "auto" {
 		format = "text"
-		if f, ok := w.(*os.File); ok && !term.IsTerminal(int(f.Fd())) && os.Getenv("JOURNAL_STREAM") != "" {
+		if f, ok := w.(*os.File); ok && !term.IsTerminal(int(f.Fd())) && toJournal(f) {
 			format = "json"
 		}
 	}
 	if format == "json" {
+		g.jsonLogs = true
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// toJournal reports whether f is the stream systemd connected to the
+// journal: systemd names it in JOURNAL_STREAM as device:inode, so a
+// program started by the service with its output elsewhere is not
+// mistaken for it.
+func toJournal(f *os.File) bool {
+	dev, ino, ok := strings.Cut(os.Getenv("JOURNAL_STREAM"), ":")
+	if !ok {
+		return false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil {
+		return false
+	}
+	return dev == strconv.FormatUint(st.Dev, 10) && ino == strconv.FormatUint(st.Ino, 10)
 }
 
 func newVersionCmd() *cobra.Command {

@@ -16,6 +16,13 @@ import (
 // log.
 func drainedIn(t *testing.T, stderr string) map[string]uint64 {
 	t.Helper()
+	return loggedIn(t, stderr, "previous pipeline drained")
+}
+
+// loggedIn returns the "in" of each component in the JSON log lines
+// with the message msg.
+func loggedIn(t *testing.T, stderr, msg string) map[string]uint64 {
+	t.Helper()
 	out := map[string]uint64{}
 	sc := bufio.NewScanner(strings.NewReader(stderr))
 	for sc.Scan() {
@@ -24,7 +31,7 @@ func drainedIn(t *testing.T, stderr string) map[string]uint64 {
 			Component string `json:"component"`
 			In        uint64 `json:"in"`
 		}
-		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "previous pipeline drained" {
+		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == msg {
 			out[l.Component] = l.In
 		}
 	}
@@ -53,7 +60,8 @@ metrics:
 // dashboard's port is released and bound again, the metrics endpoint
 // stays up, and each generation's flows account for every packet its
 // sessionize stage received (the replaced one's, from its drain log; the
-// last one's, from the exit summary), so no flow was lost in between.
+// last one's, from the exit summary, logged as JSON), so no flow was lost
+// in between.
 func TestReloadReplay(t *testing.T) {
 	dir := t.TempDir()
 	sample, _ := filepath.Abs("../../examples/sample.pcapng")
@@ -109,7 +117,7 @@ func TestReloadReplay(t *testing.T) {
 	for _, c := range []struct {
 		file string
 		want uint64
-	}{{a, drained["ses"]}, {b, summaryIn(t, p.stderr.String(), "ses2")}} {
+	}{{a, drained["ses"]}, {b, loggedIn(t, p.stderr.String(), "summary")["ses2"]}} {
 		var pkts uint64
 		shutdown := 0
 		flows := readLiveFlows(t, c.file)

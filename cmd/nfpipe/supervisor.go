@@ -83,7 +83,7 @@ func (s *supervisor) run(ctx context.Context) error {
 	}
 	p, ld, errs := s.build()
 	if p == nil {
-		printErrors(s.stderr, errs.Fatal())
+		s.reportErrors(errs.Fatal())
 		return &exitError{code: exitConfig, err: fmt.Errorf("%s: invalid pipeline", s.name())}
 	}
 	s.adopt(ld, errs)
@@ -106,7 +106,7 @@ func (s *supervisor) run(ctx context.Context) error {
 		go func(p *pipeline.Pipeline) { done <- p.Run(ctx) }(p)
 		next, err := s.watch(p, done, sigs, &stopping)
 		if next == nil {
-			printSummary(s.stderr, s.cur.Load().Status(), time.Since(start))
+			s.summary(s.cur.Load().Status(), time.Since(start))
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
@@ -203,6 +203,31 @@ func (s *supervisor) drain(p *pipeline.Pipeline, done <-chan error, sigs <-chan 
 			}
 			s.stop(p, sig, stopping)
 		}
+	}
+}
+
+// reportErrors prints configuration errors, one per line, or logs them
+// when the log is JSON.
+func (s *supervisor) reportErrors(errs spec.Errors) {
+	if !s.g.jsonLogs {
+		printErrors(s.stderr, errs)
+		return
+	}
+	for _, e := range errs {
+		slog.Error("configuration error", "error", e.Error())
+	}
+}
+
+// summary prints the table of what each component did, or logs it one
+// line per component when the log is JSON.
+func (s *supervisor) summary(st pipeline.Status, elapsed time.Duration) {
+	if !s.g.jsonLogs {
+		printSummary(s.stderr, st, elapsed)
+		return
+	}
+	for _, c := range st.Components {
+		slog.Info("summary", "component", c.Name, "type", c.Type, "in", c.EventsIn, "out", c.EventsOut,
+			"dropped", c.Dropped, "errors", c.Errors, "counters", c.Counters, "elapsed", elapsed.Round(time.Millisecond).String())
 	}
 }
 
