@@ -53,6 +53,11 @@ func startMetricsServer(listen string, status metrics.StatusFunc) (*metricsServe
 		}
 	}()
 	slog.Info("metrics listening", "url", "http://"+ln.Addr().String()+"/metrics")
+	if host, _, _ := net.SplitHostPort(listen); !isLoopbackHost(host) {
+		// Metrics hold no secret but tell about the traffic; the
+		// dashboard's /metrics is the one behind a token.
+		slog.Warn("metrics are served without authentication beyond this machine; restrict access to the port, or scrape the dashboard's /metrics with its token", "listen", listen)
+	}
 	return m, nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -87,6 +88,11 @@ func TestRootCommand(t *testing.T) {
 	}
 	if r := nfpipe(t, nil, "pipeline.yaml"); r.code == 0 || !strings.Contains(r.stderr, "unknown command") {
 		t.Errorf("nfpipe FILE: %d %s", r.code, r.stderr)
+	}
+	// -c takes a pipeline file too, on the root command as on run.
+	out := filepath.Join(t.TempDir(), "flows.jsonl")
+	if r := nfpipe(t, nil, "-c", writePipeline(t, "../../testdata/corpus/valid/zeek_http_get.pcap", "max", out)); r.code != 0 || len(readFlows(t, out)) == 0 {
+		t.Errorf("nfpipe -c PIPELINE: exit %d\n%s", r.code, r.stderr)
 	}
 	r := nfpipe(t, nil, "run", "--help")
 	for _, w := range []string{"-c, --config", "-i, --interface", "-p, --port", "--host", "--check-deps", "--list-interfaces", "--debug", "SIGHUP"} {
