@@ -111,6 +111,14 @@ bench-live: ## Live capture benchmark: replay the bench capture into a veth, nfp
 geoip: ## Fetch a freely licensed geolocation database into data/ (never committed; GEOIP_CITY=1 adds DB-IP city, ~135 MB)
 	bash stages/geoip/getdb.sh
 
+.PHONY: install
+install: build ## Install nfpipe as a systemd service: binary, unit, user, /etc/nfpipe, /var/lib/nfpipe, completions (DESTDIR, PREFIX)
+	BINARY=$(BIN) DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" ./install.sh install
+
+.PHONY: uninstall
+uninstall: ## Remove the service; keeps /var/lib/nfpipe and a changed pipeline.yaml (PURGE=1 removes them and the user)
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" PURGE="$(PURGE)" ./install.sh uninstall
+
 .PHONY: gobench
 gobench: ## Run the Go micro-benchmarks of the hot path
 	$(GO) test -run='^$$' -bench=. -benchmem ./stages/... ./sinks/...
