@@ -55,11 +55,6 @@ func (s *Store) migrate(ctx context.Context) error {
 		migrate.WithTableName(migrationsTable),
 		migrate.WithLocksTableName(migrationsLocks),
 		migrate.WithMarkAppliedOnSuccess(true))
-	// An up-to-date schema needs no write at all, so a database another
-	// process holds locked still opens.
-	if missing, err := m.MissingMigrations(ctx); err == nil && len(missing) == 0 {
-		return nil
-	}
 	if s.dialect == Postgres {
 		conn, err := s.db.Conn(ctx)
 		if err != nil {
@@ -70,6 +65,13 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("cannot take the migration lock: %w", err)
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", migrateLockKey)
+	}
+	// An up-to-date schema needs no write at all, so a database another
+	// process holds locked still opens. On PostgreSQL this is asked only
+	// under the lock: another probe may have recorded a migration as
+	// applied before its tables are visible, until it releases the lock.
+	if missing, err := m.MissingMigrations(ctx); err == nil && len(missing) == 0 {
+		return nil
 	}
 	if err := m.Init(ctx); err != nil {
 		return fmt.Errorf("cannot create the migration tables: %w", err)
