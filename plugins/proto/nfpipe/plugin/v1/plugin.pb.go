@@ -375,7 +375,10 @@ type Spec struct {
 	RaisesAlerts bool       `protobuf:"varint,6,opt,name=raises_alerts,json=raisesAlerts,proto3" json:"raises_alerts,omitempty"`
 	Fields       []*Field   `protobuf:"bytes,7,rep,name=fields,proto3" json:"fields,omitempty"`
 	Examples     []*Example `protobuf:"bytes,8,rep,name=examples,proto3" json:"examples,omitempty"`
-	Metrics      []*Metric  `protobuf:"bytes,9,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	// metrics are the plugin's own counters, which it increments through
+	// ProcessResponse.counters; the host reports each one in the stage's
+	// status as "plugin.NAME".
+	Metrics []*Metric `protobuf:"bytes,9,rep,name=metrics,proto3" json:"metrics,omitempty"`
 	// version is the plugin's own version, for listings.
 	Version       string `protobuf:"bytes,10,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -685,10 +688,13 @@ func (x *Example) GetYaml() string {
 	return ""
 }
 
+// Metric declares one counter of the plugin.
 type Metric struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Doc           string                 `protobuf:"bytes,2,opt,name=doc,proto3" json:"doc,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is snake_case, unique within the spec, e.g. "matches".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// doc says what the counter counts, for listings.
+	Doc           string `protobuf:"bytes,2,opt,name=doc,proto3" json:"doc,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -952,7 +958,14 @@ type ProcessResponse struct {
 	Alerts []*Alert `protobuf:"bytes,4,rep,name=alerts,proto3" json:"alerts,omitempty"`
 	// error fails the whole batch: the host passes or drops the request's
 	// records as the stage's on_error says, and counts the error.
-	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// counters are increments of the plugin's own counters since its
+	// previous response, by metric name; only names the spec's metrics
+	// declare are counted (the host ignores others). Increments rather than
+	// totals, so that a restarted plugin process, which starts from zero,
+	// cannot make a counter go backwards. Sent with any response, error
+	// included; a name left out did not change.
+	Counters      map[string]uint64 `protobuf:"bytes,6,rep,name=counters,proto3" json:"counters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1020,6 +1033,13 @@ func (x *ProcessResponse) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *ProcessResponse) GetCounters() map[string]uint64 {
+	if x != nil {
+		return x.Counters
+	}
+	return nil
 }
 
 // Batch is events of one kind.
@@ -1923,13 +1943,17 @@ const file_nfpipe_plugin_v1_plugin_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"Q\n" +
 	"\x0eProcessRequest\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12-\n" +
-	"\x05batch\x18\x02 \x01(\v2\x17.nfpipe.plugin.v1.BatchR\x05batch\"\xb7\x01\n" +
+	"\x05batch\x18\x02 \x01(\v2\x17.nfpipe.plugin.v1.BatchR\x05batch\"\xc1\x02\n" +
 	"\x0fProcessResponse\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12-\n" +
 	"\x05batch\x18\x02 \x01(\v2\x17.nfpipe.plugin.v1.BatchR\x05batch\x12\x1c\n" +
 	"\tunchanged\x18\x03 \x01(\bR\tunchanged\x12/\n" +
 	"\x06alerts\x18\x04 \x03(\v2\x17.nfpipe.plugin.v1.AlertR\x06alerts\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error\"\xfa\x01\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12K\n" +
+	"\bcounters\x18\x06 \x03(\v2/.nfpipe.plugin.v1.ProcessResponse.CountersEntryR\bcounters\x1a;\n" +
+	"\rCountersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xfa\x01\n" +
 	"\x05Batch\x12*\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x16.nfpipe.plugin.v1.KindR\x04kind\x12,\n" +
 	"\x05flows\x18\x02 \x03(\v2\x16.nfpipe.plugin.v1.FlowR\x05flows\x122\n" +
@@ -2085,7 +2109,7 @@ func file_nfpipe_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_nfpipe_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_nfpipe_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_nfpipe_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_nfpipe_plugin_v1_plugin_proto_goTypes = []any{
 	(Kind)(0),                // 0: nfpipe.plugin.v1.Kind
 	(FlowEvent)(0),           // 1: nfpipe.plugin.v1.FlowEvent
@@ -2108,8 +2132,9 @@ var file_nfpipe_plugin_v1_plugin_proto_goTypes = []any{
 	(*IPStat)(nil),           // 18: nfpipe.plugin.v1.IPStat
 	(*Alert)(nil),            // 19: nfpipe.plugin.v1.Alert
 	(*Packet)(nil),           // 20: nfpipe.plugin.v1.Packet
-	nil,                      // 21: nfpipe.plugin.v1.Flow.AttrsEntry
-	nil,                      // 22: nfpipe.plugin.v1.Alert.LabelsEntry
+	nil,                      // 21: nfpipe.plugin.v1.ProcessResponse.CountersEntry
+	nil,                      // 22: nfpipe.plugin.v1.Flow.AttrsEntry
+	nil,                      // 23: nfpipe.plugin.v1.Alert.LabelsEntry
 }
 var file_nfpipe_plugin_v1_plugin_proto_depIdxs = []int32{
 	6,  // 0: nfpipe.plugin.v1.DescribeResponse.spec:type_name -> nfpipe.plugin.v1.Spec
@@ -2122,34 +2147,35 @@ var file_nfpipe_plugin_v1_plugin_proto_depIdxs = []int32{
 	15, // 7: nfpipe.plugin.v1.ProcessRequest.batch:type_name -> nfpipe.plugin.v1.Batch
 	15, // 8: nfpipe.plugin.v1.ProcessResponse.batch:type_name -> nfpipe.plugin.v1.Batch
 	19, // 9: nfpipe.plugin.v1.ProcessResponse.alerts:type_name -> nfpipe.plugin.v1.Alert
-	0,  // 10: nfpipe.plugin.v1.Batch.kind:type_name -> nfpipe.plugin.v1.Kind
-	17, // 11: nfpipe.plugin.v1.Batch.flows:type_name -> nfpipe.plugin.v1.Flow
-	18, // 12: nfpipe.plugin.v1.Batch.ipstats:type_name -> nfpipe.plugin.v1.IPStat
-	19, // 13: nfpipe.plugin.v1.Batch.alerts:type_name -> nfpipe.plugin.v1.Alert
-	20, // 14: nfpipe.plugin.v1.Batch.packets:type_name -> nfpipe.plugin.v1.Packet
-	1,  // 15: nfpipe.plugin.v1.Flow.event:type_name -> nfpipe.plugin.v1.FlowEvent
-	16, // 16: nfpipe.plugin.v1.Flow.client_geo:type_name -> nfpipe.plugin.v1.Geo
-	16, // 17: nfpipe.plugin.v1.Flow.server_geo:type_name -> nfpipe.plugin.v1.Geo
-	2,  // 18: nfpipe.plugin.v1.Flow.tcp_state:type_name -> nfpipe.plugin.v1.TCPState
-	3,  // 19: nfpipe.plugin.v1.Flow.end_reason:type_name -> nfpipe.plugin.v1.EndReason
-	21, // 20: nfpipe.plugin.v1.Flow.attrs:type_name -> nfpipe.plugin.v1.Flow.AttrsEntry
-	16, // 21: nfpipe.plugin.v1.IPStat.geo:type_name -> nfpipe.plugin.v1.Geo
-	17, // 22: nfpipe.plugin.v1.Alert.flow:type_name -> nfpipe.plugin.v1.Flow
-	18, // 23: nfpipe.plugin.v1.Alert.ipstat:type_name -> nfpipe.plugin.v1.IPStat
-	22, // 24: nfpipe.plugin.v1.Alert.labels:type_name -> nfpipe.plugin.v1.Alert.LabelsEntry
-	4,  // 25: nfpipe.plugin.v1.Plugin.Describe:input_type -> nfpipe.plugin.v1.DescribeRequest
-	10, // 26: nfpipe.plugin.v1.Plugin.Validate:input_type -> nfpipe.plugin.v1.ConfigRequest
-	10, // 27: nfpipe.plugin.v1.Plugin.Configure:input_type -> nfpipe.plugin.v1.ConfigRequest
-	13, // 28: nfpipe.plugin.v1.Plugin.Process:input_type -> nfpipe.plugin.v1.ProcessRequest
-	5,  // 29: nfpipe.plugin.v1.Plugin.Describe:output_type -> nfpipe.plugin.v1.DescribeResponse
-	11, // 30: nfpipe.plugin.v1.Plugin.Validate:output_type -> nfpipe.plugin.v1.ConfigResponse
-	11, // 31: nfpipe.plugin.v1.Plugin.Configure:output_type -> nfpipe.plugin.v1.ConfigResponse
-	14, // 32: nfpipe.plugin.v1.Plugin.Process:output_type -> nfpipe.plugin.v1.ProcessResponse
-	29, // [29:33] is the sub-list for method output_type
-	25, // [25:29] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	21, // 10: nfpipe.plugin.v1.ProcessResponse.counters:type_name -> nfpipe.plugin.v1.ProcessResponse.CountersEntry
+	0,  // 11: nfpipe.plugin.v1.Batch.kind:type_name -> nfpipe.plugin.v1.Kind
+	17, // 12: nfpipe.plugin.v1.Batch.flows:type_name -> nfpipe.plugin.v1.Flow
+	18, // 13: nfpipe.plugin.v1.Batch.ipstats:type_name -> nfpipe.plugin.v1.IPStat
+	19, // 14: nfpipe.plugin.v1.Batch.alerts:type_name -> nfpipe.plugin.v1.Alert
+	20, // 15: nfpipe.plugin.v1.Batch.packets:type_name -> nfpipe.plugin.v1.Packet
+	1,  // 16: nfpipe.plugin.v1.Flow.event:type_name -> nfpipe.plugin.v1.FlowEvent
+	16, // 17: nfpipe.plugin.v1.Flow.client_geo:type_name -> nfpipe.plugin.v1.Geo
+	16, // 18: nfpipe.plugin.v1.Flow.server_geo:type_name -> nfpipe.plugin.v1.Geo
+	2,  // 19: nfpipe.plugin.v1.Flow.tcp_state:type_name -> nfpipe.plugin.v1.TCPState
+	3,  // 20: nfpipe.plugin.v1.Flow.end_reason:type_name -> nfpipe.plugin.v1.EndReason
+	22, // 21: nfpipe.plugin.v1.Flow.attrs:type_name -> nfpipe.plugin.v1.Flow.AttrsEntry
+	16, // 22: nfpipe.plugin.v1.IPStat.geo:type_name -> nfpipe.plugin.v1.Geo
+	17, // 23: nfpipe.plugin.v1.Alert.flow:type_name -> nfpipe.plugin.v1.Flow
+	18, // 24: nfpipe.plugin.v1.Alert.ipstat:type_name -> nfpipe.plugin.v1.IPStat
+	23, // 25: nfpipe.plugin.v1.Alert.labels:type_name -> nfpipe.plugin.v1.Alert.LabelsEntry
+	4,  // 26: nfpipe.plugin.v1.Plugin.Describe:input_type -> nfpipe.plugin.v1.DescribeRequest
+	10, // 27: nfpipe.plugin.v1.Plugin.Validate:input_type -> nfpipe.plugin.v1.ConfigRequest
+	10, // 28: nfpipe.plugin.v1.Plugin.Configure:input_type -> nfpipe.plugin.v1.ConfigRequest
+	13, // 29: nfpipe.plugin.v1.Plugin.Process:input_type -> nfpipe.plugin.v1.ProcessRequest
+	5,  // 30: nfpipe.plugin.v1.Plugin.Describe:output_type -> nfpipe.plugin.v1.DescribeResponse
+	11, // 31: nfpipe.plugin.v1.Plugin.Validate:output_type -> nfpipe.plugin.v1.ConfigResponse
+	11, // 32: nfpipe.plugin.v1.Plugin.Configure:output_type -> nfpipe.plugin.v1.ConfigResponse
+	14, // 33: nfpipe.plugin.v1.Plugin.Process:output_type -> nfpipe.plugin.v1.ProcessResponse
+	30, // [30:34] is the sub-list for method output_type
+	26, // [26:30] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_nfpipe_plugin_v1_plugin_proto_init() }
@@ -2164,7 +2190,7 @@ func file_nfpipe_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nfpipe_plugin_v1_plugin_proto_rawDesc), len(file_nfpipe_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
