@@ -7,6 +7,10 @@
 //		sdk.Serve(sdk.ServeOpts{Processor: &tagger{}, Spec: spec})
 //	}
 //
+// Counters declared in the spec's Metrics are incremented from Process
+// through CountersFrom(ctx).Add; nfpipe reports them with the stage's own
+// counters, as plugin.NAME.
+//
 // nfpipe runs the program as a stage of `type: plugin`. See README.md
 // beside this file for building, running, testing and for writing a
 // plugin in another language.

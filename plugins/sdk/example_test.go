@@ -36,10 +36,12 @@ func (w *webTagger) Configure(config []byte) error {
 	return nil
 }
 
-func (w *webTagger) Process(_ context.Context, b *event.Batch) ([]event.AlertRec, error) {
+func (w *webTagger) Process(ctx context.Context, b *event.Batch) ([]event.AlertRec, error) {
+	counters := sdk.CountersFrom(ctx)
 	for i := range b.Flows {
 		if slices.Contains(w.ports, b.Flows[i].Server.Port) {
 			b.Flows[i].Tags = append(b.Flows[i].Tags, w.tag)
+			counters.Add("tagged", 1) // declared in the spec's Metrics
 		}
 	}
 	return nil, nil
@@ -51,6 +53,9 @@ var webSpec = sdk.Spec{
 	Fields: []*sdk.Field{
 		sdk.String("tag").Default("web").Description("Tag to add."),
 		sdk.List("ports").Default(`["80", "443"]`).Description("Server ports to tag."),
+	},
+	Metrics: []sdk.Metric{
+		{Name: "tagged", Doc: "flows tagged"},
 	},
 }
 
@@ -64,7 +69,8 @@ func ExampleServe() {
 }
 
 // The processor is plain Go: test it without nfpipe, as nfpipe would call
-// it (the config arrives as JSON, defaults filled in by the SDK).
+// it (the config arrives as JSON, defaults filled in by the SDK). Its
+// counters come from the context; NewCounters makes a set to read back.
 func Example_processor() {
 	w := &webTagger{}
 	if err := w.Configure([]byte(`{"tag": "web", "ports": ["80", "443"]}`)); err != nil {
@@ -74,16 +80,19 @@ func Example_processor() {
 	for _, port := range []uint16{443, 22, 80} {
 		b.Flows = append(b.Flows, event.FlowRec{Proto: 6, Server: event.Endpoint{IP: netip.MustParseAddr("192.0.2.1"), Port: port}})
 	}
-	if _, err := w.Process(context.Background(), b); err != nil {
+	counters := sdk.NewCounters(webSpec.Metrics...)
+	if _, err := w.Process(sdk.WithCounters(context.Background(), counters), b); err != nil {
 		panic(err)
 	}
 	for _, f := range b.Flows {
 		fmt.Println(f.Server.Port, f.Tags)
 	}
+	fmt.Println("tagged:", counters.Value("tagged"))
 	fmt.Println(w.Configure([]byte(`{"tag": "web", "ports": ["http"]}`)))
 	// Output:
 	// 443 [web]
 	// 22 []
 	// 80 [web]
+	// tagged: 2
 	// ports[0]: "http" is not a port number
 }

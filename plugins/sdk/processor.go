@@ -36,7 +36,8 @@ type Processor interface {
 	// An error fails the whole batch: nfpipe passes on or drops the
 	// batch's original records as the stage's on_error says, and counts
 	// the error. ctx ends when the stage stops or the host gives up on the
-	// batch (its timeout).
+	// batch (its timeout); it carries the plugin's counters
+	// (CountersFrom).
 	Process(ctx context.Context, b *event.Batch) ([]event.AlertRec, error)
 }
 

@@ -23,6 +23,9 @@ type server struct {
 	log  *slog.Logger
 	// accepted are the kinds Process may be called with.
 	accepted event.Kinds
+	// counters are the spec's metrics, for the whole process: their
+	// increments go out with whichever answer is sent next.
+	counters *Counters
 }
 
 // NewServer returns the gRPC service for a processor, for tests that
@@ -40,7 +43,8 @@ func NewServer(opts ServeOpts) (pluginv1.PluginServer, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	spec := opts.Spec
-	return &server{spec: &spec, proc: opts.Processor, log: log, accepted: event.KindsOf(spec.accepts()...)}, nil
+	return &server{spec: &spec, proc: opts.Processor, log: log, accepted: event.KindsOf(spec.accepts()...),
+		counters: newCounters(spec.Metrics, log)}, nil
 }
 
 func (s *server) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv1.DescribeResponse, error) {
@@ -73,7 +77,7 @@ func (s *server) Configure(_ context.Context, req *pluginv1.ConfigRequest) (*plu
 // the host closes its side (the stage finished) or the stream's context
 // ends (the stage stopped, or the host gave up on it).
 func (s *server) Process(stream pluginv1.Plugin_ProcessServer) error {
-	ctx := stream.Context()
+	ctx := WithCounters(stream.Context(), s.counters)
 	var enc codec.Encoder
 	batches := map[event.Kind]*event.Batch{}
 	for {
@@ -85,6 +89,9 @@ func (s *server) Process(stream pluginv1.Plugin_ProcessServer) error {
 			return err
 		}
 		resp := s.processOne(ctx, req, batches, &enc)
+		// Every answer, a failed batch's too, carries what was counted
+		// since the previous one: work done before an error still counts.
+		resp.Counters = s.counters.take()
 		if err := stream.Send(resp); err != nil {
 			return err
 		}

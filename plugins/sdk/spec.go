@@ -35,7 +35,9 @@ type Spec struct {
 	Fields []*Field
 	// Examples are config blocks (the value of config:) with a title.
 	Examples []Example
-	// Metrics document what the plugin logs or reports.
+	// Metrics declare the plugin's own counters, which Process increments
+	// through CountersFrom(ctx). nfpipe shows them with the stage's
+	// counters in its status and metrics, as "plugin.NAME".
 	Metrics []Metric
 }
 
@@ -45,10 +47,12 @@ type Example struct {
 	YAML  string
 }
 
-// Metric documents a number the plugin reports.
+// Metric declares one counter of the plugin.
 type Metric struct {
+	// Name is snake_case and unique within the spec, e.g. "matches".
 	Name string
-	Doc  string
+	// Doc says what the counter counts, for listings.
+	Doc string
 }
 
 // Field types, as in nfpipe's own specs.
@@ -178,7 +182,26 @@ func (s *Spec) Check() error {
 			return fmt.Errorf("spec %s: cannot accept %s events", s.Name, k)
 		}
 	}
+	if err := checkMetrics(s.Metrics, s.Name); err != nil {
+		return err
+	}
 	return checkFields(s.Fields, s.Name)
+}
+
+func checkMetrics(metrics []Metric, spec string) error {
+	seen := map[string]bool{}
+	for _, m := range metrics {
+		switch {
+		case !namePattern.MatchString(m.Name):
+			return fmt.Errorf("spec %s: metric name %q must be snake_case, e.g. matches", spec, m.Name)
+		case seen[m.Name]:
+			return fmt.Errorf("spec %s: duplicate metric %s", spec, m.Name)
+		case strings.TrimSpace(m.Doc) == "":
+			return fmt.Errorf("spec %s: metric %s has no doc", spec, m.Name)
+		}
+		seen[m.Name] = true
+	}
+	return nil
 }
 
 func checkFields(fields []*Field, path string) error {
