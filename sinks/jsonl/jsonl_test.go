@@ -12,13 +12,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nfpipe/nfpipe/pipeline"
 	"github.com/nfpipe/nfpipe/pipeline/config"
 	"github.com/nfpipe/nfpipe/pipeline/event"
+	"github.com/nfpipe/nfpipe/pipeline/pipetest"
 	"github.com/nfpipe/nfpipe/pipeline/spec"
 )
 
@@ -48,24 +48,6 @@ func (s *source) Run(ctx context.Context, env *pipeline.Env) error {
 }
 
 type none struct{}
-
-// syncBuffer is a log destination safe for the pipeline's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // build parses a pipeline of the test source feeding one jsonl sink
 // configured by sinkYAML (indented under the sink).
@@ -401,7 +383,7 @@ func TestWriteErrorsAreCountedAndLoggedOnce(t *testing.T) {
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Skip("no /dev/full")
 	}
-	logs := &syncBuffer{}
+	logs := &pipetest.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	batches := []*event.Batch{sampleFlows(), sampleFlows(), sampleFlows()}
 	st := run(t, &source{batches: batches}, "    path: /dev/full\n    append: true\n    flush_interval: 0s\n", pipeline.WithLogger(logger))

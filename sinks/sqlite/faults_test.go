@@ -16,30 +16,13 @@ import (
 	"github.com/nfpipe/nfpipe/cmd/pcapgen/gen"
 	"github.com/nfpipe/nfpipe/pipeline"
 	"github.com/nfpipe/nfpipe/pipeline/config"
+	"github.com/nfpipe/nfpipe/pipeline/pipetest"
 	"github.com/nfpipe/nfpipe/sinks/sqlite/store"
 )
 
-// logBuffer collects log output for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startYAML builds a pipeline logging into buf and runs it in the
 // background; wait returns Run's error.
-func startYAML(t *testing.T, yml string, buf *logBuffer) (p *pipeline.Pipeline, wait func() error) {
+func startYAML(t *testing.T, yml string, buf *pipetest.SyncBuffer) (p *pipeline.Pipeline, wait func() error) {
 	t.Helper()
 	cfg, errs := config.Parse(filepath.Join(t.TempDir(), "test.yaml"), []byte(yml), func(string) (string, bool) { return "", false })
 	if len(errs.Fatal()) > 0 {
@@ -135,7 +118,7 @@ func TestLockedDatabaseRetriesWithoutLoss(t *testing.T) {
 	db, ref := filepath.Join(dir, "h.db"), filepath.Join(dir, "ref.jsonl")
 	precreate(t, db)
 	release := lockDB(t, db)
-	var logs logBuffer
+	var logs pipetest.SyncBuffer
 	p, wait := startYAML(t, faultPipeline(capture, db, ref, 100000), &logs)
 	waitFor(t, "retries while locked", func() bool {
 		st := status(p, "history")
@@ -172,7 +155,7 @@ func TestFailingDatabaseNeverStallsCapture(t *testing.T) {
 	db, ref := filepath.Join(dir, "h.db"), filepath.Join(dir, "ref.jsonl")
 	precreate(t, db)
 	release := lockDB(t, db)
-	var logs logBuffer
+	var logs pipetest.SyncBuffer
 	p, wait := startYAML(t, faultPipeline(capture, db, ref, 200), &logs)
 	// The source finishes although nothing can be written.
 	waitFor(t, "the replay to finish while locked", func() bool {
@@ -212,7 +195,7 @@ func TestDiskFullIsReported(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	var logs logBuffer
+	var logs pipetest.SyncBuffer
 	p, berrs := pipeline.FromConfig(cfg, pipeline.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if len(berrs.Fatal()) > 0 {
 		t.Fatal(berrs)
@@ -269,7 +252,7 @@ stages:
 sinks:
   history: {type: sqlite, inputs: [sessions], dsn: "postgres://nfpipe:x@127.0.0.1:1/none?sslmode=disable&connect_timeout=1", probe: p, batch_size: 50, max_pending: 100}
 `, capture)
-	var logs logBuffer
+	var logs pipetest.SyncBuffer
 	p, wait := startYAML(t, yml, &logs)
 	waitFor(t, "the replay to finish", func() bool { return status(p, "sessions").Health == pipeline.Stopped })
 	waitFor(t, "drops", func() bool { return status(p, "history").Dropped > 0 })

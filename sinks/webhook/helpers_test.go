@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/nfpipe/nfpipe/pipeline"
 	"github.com/nfpipe/nfpipe/pipeline/config"
 	"github.com/nfpipe/nfpipe/pipeline/event"
+	"github.com/nfpipe/nfpipe/pipeline/pipetest"
 	"github.com/nfpipe/nfpipe/pipeline/spec"
 )
 
@@ -75,12 +75,12 @@ type harness struct {
 	coll *collector
 	p    *pipeline.Pipeline
 	done chan error
-	logs *syncBuffer
+	logs *pipetest.SyncBuffer
 }
 
 func newHarness(t *testing.T, yml string) *harness {
 	t.Helper()
-	h := &harness{feed: make(chan []event.AlertRec), coll: &collector{}, logs: &syncBuffer{}}
+	h := &harness{feed: make(chan []event.AlertRec), coll: &collector{}, logs: &pipetest.SyncBuffer{}}
 	r := pipeline.NewRegistry()
 	pipeline.RegisterIn(r, &spec.Component{
 		Name: "alertsrc", Role: spec.RoleStage, Summary: "test alerts", Source: true, Emits: event.KindsOf(event.Alert),
@@ -174,24 +174,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // request is one request as a receiver saw it.

@@ -17,6 +17,7 @@ import (
 	"github.com/nfpipe/nfpipe/pipeline"
 	"github.com/nfpipe/nfpipe/pipeline/config"
 	"github.com/nfpipe/nfpipe/pipeline/event"
+	"github.com/nfpipe/nfpipe/pipeline/pipetest"
 	"github.com/nfpipe/nfpipe/pipeline/spec"
 )
 
@@ -172,29 +173,11 @@ func testRegistry(sinks map[string]*sinkFrames) *pipeline.Registry {
 	return r
 }
 
-// logBuffer collects log records for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // run is a pipeline under test: capture "cap" feeding sink "out".
 type run struct {
 	p    *pipeline.Pipeline
 	out  *sinkFrames
-	logs *logBuffer
+	logs *pipetest.SyncBuffer
 }
 
 // build builds a pipeline from YAML written as if it were in dir.
@@ -204,7 +187,7 @@ func build(t *testing.T, dir, yml string) (*run, spec.Errors) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	logs := &logBuffer{}
+	logs := &pipetest.SyncBuffer{}
 	sinks := map[string]*sinkFrames{}
 	p, errs := pipeline.FromConfig(cfg, pipeline.WithRegistry(testRegistry(sinks)),
 		pipeline.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
@@ -279,7 +262,7 @@ func buildIn(t *testing.T, reg *pipeline.Registry, yml string) (*pipeline.Pipeli
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	p, errs := pipeline.FromConfig(cfg, pipeline.WithRegistry(reg), pipeline.WithLogger(slog.New(slog.NewTextHandler(&logBuffer{}, nil))))
+	p, errs := pipeline.FromConfig(cfg, pipeline.WithRegistry(reg), pipeline.WithLogger(slog.New(slog.NewTextHandler(&pipetest.SyncBuffer{}, nil))))
 	if len(errs.Fatal()) > 0 {
 		return nil, errs
 	}

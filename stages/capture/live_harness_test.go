@@ -17,6 +17,7 @@ import (
 
 	"github.com/nfpipe/nfpipe/pipeline"
 	"github.com/nfpipe/nfpipe/pipeline/config"
+	"github.com/nfpipe/nfpipe/pipeline/pipetest"
 	_ "github.com/nfpipe/nfpipe/sinks/jsonl"
 	_ "github.com/nfpipe/nfpipe/stages/decode"
 	_ "github.com/nfpipe/nfpipe/stages/sessionize"
@@ -44,7 +45,7 @@ func flowPipeline(out string, shards int, capture ...string) string {
 // liveRun is a pipeline running in the background.
 type liveRun struct {
 	p    *pipeline.Pipeline
-	logs *logBuffer
+	logs *pipetest.SyncBuffer
 	done chan error
 }
 
@@ -56,7 +57,7 @@ func startPipeline(t *testing.T, yml string) *liveRun {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	logs := &logBuffer{}
+	logs := &pipetest.SyncBuffer{}
 	p, errs := pipeline.FromConfig(cfg, pipeline.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	if len(errs.Fatal()) > 0 {
 		t.Fatal(errs)

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -23,6 +22,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/sys/unix"
+
+	"github.com/nfpipe/nfpipe/pipeline/pipetest"
 )
 
 // netPair is two network namespaces joined by a veth pair: the client
@@ -303,24 +304,7 @@ func (p *netPair) ping(ip string, count int) bool {
 type tcpdumpRun struct {
 	cmd    *exec.Cmd
 	file   string
-	stderr *lockedBuf
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr *pipetest.SyncBuffer
 }
 
 // startTcpdump records iface in ns to a pcap file, with an optional
@@ -333,7 +317,7 @@ func startTcpdump(t *testing.T, ns, iface, filter string) *tcpdumpRun {
 	if filter != "" {
 		args = append(args, filter)
 	}
-	td := &tcpdumpRun{cmd: exec.Command("ip", args...), file: file, stderr: &lockedBuf{}}
+	td := &tcpdumpRun{cmd: exec.Command("ip", args...), file: file, stderr: &pipetest.SyncBuffer{}}
 	pr, pw := io.Pipe()
 	td.cmd.Stderr = io.MultiWriter(td.stderr, pw)
 	if err := td.cmd.Start(); err != nil {

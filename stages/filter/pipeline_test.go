@@ -1,10 +1,8 @@
 package filter
 
 import (
-	"bufio"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfpipe/nfpipe/pipeline/pipetest"
 	_ "github.com/nfpipe/nfpipe/sinks/jsonl"
 	_ "github.com/nfpipe/nfpipe/stages/capture"
 	_ "github.com/nfpipe/nfpipe/stages/decode"
@@ -63,26 +62,6 @@ type jsonAlert struct {
 	} `json:"ipstat"`
 }
 
-func readJSONLines[T any](t *testing.T, path string) []T {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []T
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var v T
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			t.Fatalf("%v: %s", err, sc.Text())
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
 // runCapture runs capture -> decode -> sessionize + ipstats -> filter over
 // a pcap and returns what the filter's default and alerts outputs wrote.
 func runCapture(t *testing.T, pcap, rules string) (records []jsonFlow, alerts []jsonAlert) {
@@ -111,7 +90,7 @@ sinks:
 	if err := p.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return readJSONLines[jsonFlow](t, filepath.Join(dir, "records.jsonl")), readJSONLines[jsonAlert](t, filepath.Join(dir, "alerts.jsonl"))
+	return pipetest.ReadJSONLines[jsonFlow](t, filepath.Join(dir, "records.jsonl")), pipetest.ReadJSONLines[jsonAlert](t, filepath.Join(dir, "alerts.jsonl"))
 }
 
 // TestRealPortScan runs the recorded port scans (testdata/portscan.pcap:

@@ -1,9 +1,7 @@
 package geoip
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/nfpipe/nfpipe/pipeline"
 	"github.com/nfpipe/nfpipe/pipeline/config"
+	"github.com/nfpipe/nfpipe/pipeline/pipetest"
 	_ "github.com/nfpipe/nfpipe/sinks/jsonl"
 	_ "github.com/nfpipe/nfpipe/stages/capture"
 	_ "github.com/nfpipe/nfpipe/stages/decode"
@@ -92,21 +91,7 @@ sinks:
 		t.Fatal(err)
 	}
 	st, _ := p.Status().Component("geo")
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var lines []jsonLine
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var l jsonLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatalf("%v: %s", err, sc.Text())
-		}
-		lines = append(lines, l)
-	}
+	lines := pipetest.ReadJSONLines[jsonLine](t, out)
 	return lines, st
 }
 
