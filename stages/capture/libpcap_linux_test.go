@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -262,30 +261,8 @@ func TestLibpcapPermission(t *testing.T) {
 		fmt.Printf("PERMISSION: %v\nERROR: %v\n", isPermission(err), err)
 		return
 	}
-	needRoot(t)
-	dir, err := os.MkdirTemp("", "nft-perm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	exe := filepath.Join(dir, "capture.test")
-	data, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(exe, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^TestLibpcapPermission$", "-test.v")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NFT_LIBPCAP_PERMISSION_CHILD=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "PERMISSION: true") {
+	out := rerunAsNobody(t, "TestLibpcapPermission", "NFT_LIBPCAP_PERMISSION_CHILD")
+	if !strings.Contains(out, "PERMISSION: true") {
 		t.Errorf("libpcap's refusal is not seen as missing privileges:\n%s", out)
 	}
 	t.Logf("%s", out)

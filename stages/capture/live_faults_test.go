@@ -188,8 +188,24 @@ func TestLivePermission(t *testing.T) {
 		fmt.Println("MESSAGE:", errs.Error())
 		return
 	}
+	s := rerunAsNobody(t, "TestLivePermission", "NFT_PERMISSION_CHILD")
+	for _, want := range []string{"needs CAP_NET_RAW", "setcap cap_net_raw,cap_net_admin=eip", "pipeline.yaml:3:"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("child output lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "goroutine ") || strings.Contains(s, "panic") {
+		t.Errorf("stack trace in the output:\n%s", s)
+	}
+}
+
+// rerunAsNobody runs the named test of this test binary again as user
+// nobody, without any capability, with env=1 set so the test plays the
+// child's part, and returns the child's output. The binary is copied
+// where nobody can read it.
+func rerunAsNobody(t *testing.T, test, env string) string {
+	t.Helper()
 	needRoot(t)
-	// The binary must be reachable by nobody.
 	dir, err := os.MkdirTemp("", "nft-perm")
 	if err != nil {
 		t.Fatal(err)
@@ -204,21 +220,13 @@ func TestLivePermission(t *testing.T) {
 	if err := os.WriteFile(exe, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^TestLivePermission$", "-test.v")
+	cmd := exec.Command(exe, "-test.run=^"+test+"$", "-test.v")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NFT_PERMISSION_CHILD=1")
+	cmd.Env = append(os.Environ(), env+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
-	s := string(out)
-	for _, want := range []string{"needs CAP_NET_RAW", "setcap cap_net_raw,cap_net_admin=eip", "pipeline.yaml:3:"} {
-		if !strings.Contains(s, want) {
-			t.Errorf("child output lacks %q:\n%s", want, s)
-		}
-	}
-	if strings.Contains(s, "goroutine ") || strings.Contains(s, "panic") {
-		t.Errorf("stack trace in the output:\n%s", s)
-	}
+	return string(out)
 }
