@@ -3,6 +3,7 @@ package plugin
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/nfpipe/nfpipe/pipeline/event"
@@ -68,10 +69,42 @@ func componentFromProto(m *pluginv1.Spec, command string) (*spec.Component, even
 	for _, ex := range m.GetExamples() {
 		c.Examples = append(c.Examples, spec.Example{Title: ex.GetTitle(), YAML: "config:\n" + indent(ex.GetYaml())})
 	}
-	for _, mt := range m.GetMetrics() {
-		c.Metrics = append(c.Metrics, spec.Metric{Name: mt.GetName(), Doc: mt.GetDoc()})
+	names, err := metricNames(m)
+	if err != nil {
+		return nil, 0, err
 	}
+	for i, mt := range m.GetMetrics() {
+		c.Metrics = append(c.Metrics, spec.Metric{Name: names[i], Doc: mt.GetDoc()})
+	}
+	c.Metrics = append(c.Metrics, componentSpec.Metrics...)
 	return c, accepts, nil
+}
+
+// counterPrefix namespaces a plugin's counters among the stage's own. A
+// dot, not an underscore: the stage's names are snake_case, so no name a
+// plugin declares can turn into one of them ("errors" would otherwise
+// become plugin_errors, the stage's count of failed batches).
+const counterPrefix = "plugin."
+
+var metricNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// metricNames checks the counters a plugin declares and returns the
+// stage counter each one is reported as, in order.
+func metricNames(m *pluginv1.Spec) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for _, mt := range m.GetMetrics() {
+		switch name := mt.GetName(); {
+		case !metricNamePattern.MatchString(name):
+			return nil, fmt.Errorf("%s: metric name %q must be snake_case, e.g. matches", m.GetName(), name)
+		case seen[name]:
+			return nil, fmt.Errorf("%s: duplicate metric %s", m.GetName(), name)
+		default:
+			seen[name] = true
+			out = append(out, counterPrefix+name)
+		}
+	}
+	return out, nil
 }
 
 var knownTypes = map[string]spec.Type{}

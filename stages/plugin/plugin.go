@@ -93,6 +93,15 @@ encoded and sent; batches larger than max_batch records are sent in parts.
 Packets are accepted but are the slow path: one record per packet crosses
 the process boundary. Feed plugins flows, per-IP statistics or alerts.
 
+Counters the plugin declares in its spec (metrics) are reported with the
+stage's own, named plugin.NAME (plugin.matches for a metric matches), in
+the status API, the run summary and the Prometheus metrics. The plugin
+sends each counter's increase with its answer to a batch, so a counter
+keeps growing across restarts of the plugin; increases in answers that
+never arrive (a plugin killed mid-batch) are lost with their batch.
+Names the spec does not declare are ignored, logged once and counted in
+undeclared_counters.
+
 Failures never stop the pipeline. A batch the plugin answers with an error
 is passed on unchanged (on_error: pass) or dropped (on_error: drop) and
 counted in plugin_errors. If the plugin process exits or breaks the
@@ -136,6 +145,7 @@ privileges; install only programs you trust.`,
 		{Name: "timeouts", Doc: "batches left unanswered for timeout (the plugin is then killed)"},
 		{Name: "restarts", Doc: "plugin processes started after the first one"},
 		{Name: "start_failures", Doc: "attempts to start and configure the plugin that failed"},
+		{Name: "undeclared_counters", Doc: "counter increases the plugin sent for names its spec does not declare (ignored)"},
 	},
 }
 
@@ -151,6 +161,9 @@ type stage struct {
 	configJSON []byte
 	described  *spec.Component
 	accepts    event.Kinds
+	// counters are the stage counters of the plugin's declared metrics
+	// (plugin.NAME), keyed by the name the plugin sends.
+	counters map[string]string
 }
 
 var _ pipeline.Component = (*stage)(nil)
@@ -220,6 +233,11 @@ func (s *stage) describeAndValidate() error {
 			errs[i] = &spec.FieldError{Field: host.ConfigPath(fe.GetField()), Msg: fe.GetMessage()}
 		}
 		return errs
+	}
+	names, _ := metricNames(ps) // checked by componentFromProto
+	s.counters = make(map[string]string, len(names))
+	for i, mt := range ps.GetMetrics() {
+		s.counters[mt.GetName()] = names[i]
 	}
 	s.described, s.accepts = described, accepts
 	return nil

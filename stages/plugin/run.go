@@ -18,10 +18,20 @@ import (
 type metrics struct {
 	sent, processed, passed, dropped, evPassed, evDropped *atomic.Uint64
 	alerts, errors, timeouts, restarts, startFailures     *atomic.Uint64
+	undeclared                                            *atomic.Uint64
+	// plugin are the plugin's declared counters by the name it sends;
+	// built before the first answer and only read afterwards.
+	plugin map[string]*atomic.Uint64
 }
 
-func newMetrics(st *pipeline.Stats) *metrics {
+func newMetrics(st *pipeline.Stats, pluginCounters map[string]string) *metrics {
+	plugin := make(map[string]*atomic.Uint64, len(pluginCounters))
+	for sent, name := range pluginCounters {
+		plugin[sent] = st.Counter(name)
+	}
 	return &metrics{
+		plugin:        plugin,
+		undeclared:    st.Counter("undeclared_counters"),
 		sent:          st.Counter("batches_sent"),
 		processed:     st.Counter("batches_processed"),
 		passed:        st.Counter("batches_passed_through"),
@@ -54,11 +64,13 @@ type runner struct {
 	backlog []host.Request // cut from a batch, waiting for window room
 	pending []inflight     // sent, in order
 	lastLog time.Time
+	// warnedUndeclared is set once an undeclared counter was logged.
+	warnedUndeclared bool
 }
 
 // Run supervises the plugin and streams every input batch through it.
 func (s *stage) Run(ctx context.Context, env *pipeline.Env) error {
-	r := &runner{s: s, env: env, m: newMetrics(env.Stats())}
+	r := &runner{s: s, env: env, m: newMetrics(env.Stats(), s.counters)}
 	supCtx, stopSup := context.WithCancel(ctx)
 	ups := make(chan *host.Stream)
 	firstFail := make(chan struct{})
@@ -240,6 +252,7 @@ func (r *runner) answer(resp *pluginv1.ProcessResponse) {
 	}
 	req := r.pending[0].req
 	r.pending = r.pending[1:]
+	r.count(resp.GetCounters()) // a failed batch's work counts too
 	if msg := resp.GetError(); msg != "" {
 		r.m.errors.Add(1)
 		r.logError("plugin failed on a batch", fmt.Errorf("%s", msg))
@@ -276,6 +289,23 @@ func (r *runner) answer(resp *pluginv1.ProcessResponse) {
 	}
 	if alerts != nil {
 		r.env.Emit(alerts)
+	}
+}
+
+// count adds the increases an answer carries to the plugin's counters.
+// Only names the spec declared count: a plugin cannot create counters at
+// will, and the first undeclared name is logged (all are counted).
+func (r *runner) count(increases map[string]uint64) {
+	for name, n := range increases {
+		if c := r.m.plugin[name]; c != nil {
+			c.Add(n)
+			continue
+		}
+		r.m.undeclared.Add(1)
+		if !r.warnedUndeclared {
+			r.warnedUndeclared = true
+			r.env.Logger().Warn("the plugin sent a counter its spec does not declare; ignoring it and any other (undeclared_counters counts them)", "counter", name)
+		}
 	}
 }
 

@@ -60,6 +60,10 @@ sinks:
 	if c["batches_sent"] != 9 || c["batches_processed"] != 9 || c["alerts_raised"] != 625 || c["batches_passed_through"] != 0 || c["plugin_errors"] != 0 {
 		t.Errorf("counters: %v", c)
 	}
+	// The plugin's own counter, sent as increments with its answers.
+	if c["plugin.flows"] != 2500 || c["undeclared_counters"] != 0 {
+		t.Errorf("plugin.flows %d, undeclared_counters %d; want 2500, 0", c["plugin.flows"], c["undeclared_counters"])
+	}
 	if st.EventsIn != 2500 || st.EventsOut != 2500+625 {
 		t.Errorf("events in %d out %d", st.EventsIn, st.EventsOut)
 	}
@@ -202,8 +206,15 @@ sinks:
 				}
 				return n
 			}
+			pluginFlows := func() uint64 { return component(t, p, "tag").Counters["plugin.flows"] }
 			waitFor(t, "tagged flows", func() bool { return tagged() >= 2000 })
 			first := readPID(t, pidFile)
+			// The plugin's counter is added to before its answer is
+			// emitted, so it already covers every tagged flow seen.
+			beforeKill := pluginFlows()
+			if beforeKill < 2000 {
+				t.Fatalf("plugin.flows %d with 2000 flows tagged", beforeKill)
+			}
 			if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
@@ -217,6 +228,11 @@ sinks:
 			}
 			after := tagged()
 			waitFor(t, "tagged flows after the restart", func() bool { return tagged() >= after+2000 })
+			// The new process counts from zero; sending increments keeps
+			// the stage's counter going up from where the old one left it.
+			if v := pluginFlows(); v < beforeKill+2000 {
+				t.Errorf("plugin.flows %d after the restart and 2000 more tagged flows, was %d before the kill", v, beforeKill)
+			}
 			if h := component(t, p, "tag").Health; h != pipeline.Healthy {
 				t.Errorf("health %s after the restart, want ok", h)
 			}
@@ -244,6 +260,12 @@ sinks:
 			t.Logf("%s: generated %d, delivered %d (%d untagged), counters %v", onError, gen.EventsOut, seen, untagged, c)
 			if c["restarts"] < 1 || st.Errors != 0 {
 				t.Errorf("restarts %d, errors %d", c["restarts"], st.Errors)
+			}
+			// Exactly the flows of the answered batches were counted: those
+			// delivered tagged. A batch the killed process counted but never
+			// answered took its increment with it.
+			if c["plugin.flows"] != seen-untagged {
+				t.Errorf("plugin.flows %d, want the %d tagged flows delivered", c["plugin.flows"], seen-untagged)
 			}
 			switch onError {
 			case "pass":
@@ -421,5 +443,33 @@ sinks:
 				t.Errorf("got %v, want one error containing %q", errs, tc.want)
 			}
 		})
+	}
+}
+
+// TestUndeclaredCountersAreIgnored runs a plugin that, started again for
+// the run, declares and sends a counter nfpipe did not see when it asked
+// for the spec: the stage ignores it, counts it and logs it once.
+func TestUndeclaredCountersAreIgnored(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	sinks := map[string]*collector{}
+	p := load(t, `
+stages:
+  gen: {type: flowgen, count: 1000, batch: 100}
+  tag: {type: plugin, inputs: [gen], command: [BIN/testplugin]}
+sinks:
+  out: {type: collect, inputs: [tag]}
+`, pipeline.WithRegistry(testRegistry(sinks)), pipeline.WithLogger(log))
+	t.Setenv("NFPIPE_TESTPLUGIN_EXTRA_METRIC", "late")
+	run(t, p)
+	c := component(t, p, "tag").Counters
+	if c["batches_processed"] != 10 || c["undeclared_counters"] != 10 || c["plugin.flows"] != 1000 {
+		t.Errorf("want 10 batches each with one undeclared counter, 1000 flows: %v", c)
+	}
+	if _, ok := c["plugin.late"]; ok {
+		t.Errorf("an undeclared counter became a stage counter: %v", c)
+	}
+	if n := strings.Count(buf.String(), "does not declare"); n != 1 || !strings.Contains(buf.String(), "counter=late") {
+		t.Errorf("undeclared counter logged %d times, want once naming it:\n%s", n, buf.String())
 	}
 }

@@ -1,6 +1,12 @@
 // Command testplugin is a plugin for nfpipe's own tests and benchmarks:
-// it passes batches through, optionally tags flows, and misbehaves on
-// request (fails batches, stops answering, exits).
+// it passes batches through, optionally tags flows, counts the flows it
+// processed (counter flows), and misbehaves on request (fails batches,
+// stops answering, exits).
+//
+// With the environment variable NFPIPE_TESTPLUGIN_EXTRA_METRIC set to a
+// name when it starts, it also declares that counter and adds 1 to it per
+// batch: a plugin started with the variable set after nfpipe described it
+// without stands for a program replaced by one with other counters.
 package main
 
 import (
@@ -27,7 +33,13 @@ var spec = sdk.Spec{
 		sdk.String("pid_file").Opt().Description("Write the process id here when configured."),
 		sdk.String("say").Opt().Description("Print this line on standard error when configured."),
 	},
+	Metrics: []sdk.Metric{
+		{Name: "flows", Doc: "flows in the batches processed without error"},
+	},
 }
+
+// extraMetric is the variable naming a counter to declare besides flows.
+const extraMetric = "NFPIPE_TESTPLUGIN_EXTRA_METRIC"
 
 type config struct {
 	Tag       string `json:"tag"`
@@ -71,6 +83,11 @@ func (p *proc) Process(ctx context.Context, b *event.Batch) ([]event.AlertRec, e
 	if p.cfg.FailEvery > 0 && p.batches%p.cfg.FailEvery == 0 {
 		return nil, fmt.Errorf("batch %d fails on purpose", p.batches)
 	}
+	counters := sdk.CountersFrom(ctx)
+	if name := os.Getenv(extraMetric); name != "" {
+		counters.Add(name, 1)
+	}
+	counters.Add("flows", uint64(len(b.Flows)))
 	var alerts []event.AlertRec
 	for i := range b.Flows {
 		f := &b.Flows[i]
@@ -85,5 +102,8 @@ func (p *proc) Process(ctx context.Context, b *event.Batch) ([]event.AlertRec, e
 }
 
 func main() {
+	if name := os.Getenv(extraMetric); name != "" {
+		spec.Metrics = append(spec.Metrics, sdk.Metric{Name: name, Doc: "one per batch"})
+	}
 	sdk.Serve(sdk.ServeOpts{Processor: &proc{}, Spec: spec})
 }
