@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/nfpipe/nfpipe/pipeline"
+	promexport "github.com/nfpipe/nfpipe/pipeline/metrics"
 
 	_ "github.com/nfpipe/nfpipe/sinks/jsonl"
 	_ "github.com/nfpipe/nfpipe/stages/capture"
@@ -225,6 +226,45 @@ sinks:
 					t.Errorf("%s: %v", name, c)
 				}
 			}
+			// The blocklist plugin's own counters, as the status reports
+			// them: one match per listed flow record, no reloads.
+			c := component(t, p, "blocklist").Counters
+			if c["plugin.matches"] != uint64(nlisted) || c["plugin.reloads"] != 0 || c["plugin.reload_errors"] != 0 || c["undeclared_counters"] != 0 {
+				t.Errorf("blocklist counters %v, want plugin.matches %d", c, nlisted)
+			}
+			for _, k := range []string{"plugin.matches", "plugin.reloads", "plugin.reload_errors"} {
+				if _, ok := c[k]; !ok {
+					t.Errorf("no counter %s in the status: %v", k, c)
+				}
+			}
+			if got := scrapeCounter(t, p, "blocklist", "plugin.matches"); got != float64(nlisted) {
+				t.Errorf("metrics endpoint: plugin.matches %v, want %d", got, nlisted)
+			}
 		})
 	}
+}
+
+// scrapeCounter reads a component's named counter as the Prometheus
+// endpoint serves it (nfpipe_component_counter_total); -1 if absent.
+func scrapeCounter(t *testing.T, p *pipeline.Pipeline, component, counter string) float64 {
+	t.Helper()
+	families, err := promexport.NewRegistry(p.Status).Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "nfpipe_component_counter_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["component"] == component && labels["counter"] == counter {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return -1
 }

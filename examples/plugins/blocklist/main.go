@@ -41,7 +41,10 @@ listed, the server's match is reported. The most specific prefix wins.
 The lists are checked for changes (modification time and size) at most
 every reload_interval, before a batch; changed lists are read again. A list
 that cannot be read or parsed then is logged and the previous lists stay in
-force. Paths are relative to the pipeline file's directory.`,
+force. Paths are relative to the pipeline file's directory.
+
+The counters matches, reloads and reload_errors appear in nfpipe's status
+and metrics as plugin.matches and so on, next to the stage's own.`,
 	Fields: []*sdk.Field{
 		sdk.List("lists").Ex("[blocklist.txt]").Description("Files of addresses and CIDR prefixes, one per line."),
 		sdk.String("tag").Default("blocklisted").Description("Tag added to matching flows."),
@@ -53,7 +56,9 @@ force. Paths are relative to the pipeline file's directory.`,
 		{Title: "One list, checked every 10 seconds", YAML: "lists: [plugins/blocklist/example.list]\nreload_interval: 10s\n"},
 	},
 	Metrics: []sdk.Metric{
-		{Name: "reloads", Doc: "logged at info with the number of prefixes each time the lists are read again"},
+		{Name: "matches", Doc: "flow records with a listed client or server address (one alert each)"},
+		{Name: "reloads", Doc: "times the lists changed and were read again (also logged at info with the number of prefixes)"},
+		{Name: "reload_errors", Doc: "attempts to read changed lists that failed (one per reload_interval while a list stays broken); the previous lists stay in force"},
 	},
 }
 
@@ -98,7 +103,7 @@ func (b *blocklist) Configure(raw []byte) error {
 
 // reload reads the lists again if they changed; on error the old ones
 // stay.
-func (b *blocklist) reload() {
+func (b *blocklist) reload(counters *sdk.Counters) {
 	if time.Since(b.lastCheck) < b.cfg.ReloadInterval {
 		return
 	}
@@ -109,14 +114,17 @@ func (b *blocklist) reload() {
 	s, stamps, err := loadLists(b.cfg.Lists)
 	if err != nil {
 		b.log.Warn("lists changed but cannot be loaded; keeping the previous ones", "err", err)
+		counters.Add("reload_errors", 1)
 		return
 	}
 	b.set, b.stamps = s, stamps
 	b.log.Info("lists reloaded", "prefixes", s.n)
+	counters.Add("reloads", 1)
 }
 
-func (b *blocklist) Process(_ context.Context, batch *event.Batch) ([]event.AlertRec, error) {
-	b.reload()
+func (b *blocklist) Process(ctx context.Context, batch *event.Batch) ([]event.AlertRec, error) {
+	counters := sdk.CountersFrom(ctx)
+	b.reload(counters)
 	var alerts []event.AlertRec
 	for i := range batch.Flows {
 		f := &batch.Flows[i]
@@ -136,6 +144,7 @@ func (b *blocklist) Process(_ context.Context, batch *event.Batch) ([]event.Aler
 		f.Attrs["blocklist"] = e.prefix.String()
 		alerts = append(alerts, b.alert(f, ip.Unmap(), e))
 	}
+	counters.Add("matches", uint64(len(alerts)))
 	return alerts, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nfpipe/nfpipe/pipeline/event"
+	"github.com/nfpipe/nfpipe/plugins/sdk"
 )
 
 func flow(client, server string) event.FlowRec {
@@ -42,7 +43,8 @@ func TestMatchesMostSpecificPrefixOnEitherEnd(t *testing.T) {
 		flow("172.16.0.1", "::ffff:192.0.2.9"), // IPv4-mapped
 		flow("192.0.2.200", "172.16.0.2"),      // IPv4 in a mapped prefix
 	}
-	alerts, err := b.Process(context.Background(), batch)
+	counters := sdk.NewCounters(spec.Metrics...)
+	alerts, err := b.Process(sdk.WithCounters(context.Background(), counters), batch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +59,8 @@ func TestMatchesMostSpecificPrefixOnEitherEnd(t *testing.T) {
 			n++
 		}
 	}
-	if len(alerts) != n {
-		t.Fatalf("%d alerts, want %d", len(alerts), n)
+	if len(alerts) != n || counters.Value("matches") != uint64(n) {
+		t.Fatalf("%d alerts, %d matches counted, want %d", len(alerts), counters.Value("matches"), n)
 	}
 	a := alerts[0]
 	if a.Rule != "bl" || a.Severity != "critical" || a.DedupKey != "bl/10.1.2.3" || a.Flow == nil || a.Flow.ID != 7 ||
@@ -71,23 +73,27 @@ func TestReloadsChangedLists(t *testing.T) {
 	list := filepath.Join(t.TempDir(), "l.txt")
 	os.WriteFile(list, []byte("192.0.2.0/24\n"), 0o644)
 	b := newBlocklist(t, `{"lists": ["`+list+`"], "tag": "x", "rule": "r", "severity": "info", "reload_interval": 0}`)
-	check := func(server string, want int) {
+	counters := sdk.NewCounters(spec.Metrics...)
+	check := func(server string, want int, reloads, errors uint64) {
 		t.Helper()
 		batch := &event.Batch{Kind: event.Flow, Flows: []event.FlowRec{flow("10.0.0.1", server)}}
-		alerts, _ := b.Process(context.Background(), batch)
+		alerts, _ := b.Process(sdk.WithCounters(context.Background(), counters), batch)
 		if len(alerts) != want {
 			t.Errorf("%s: %d alerts, want %d", server, len(alerts), want)
 		}
+		if r, e := counters.Value("reloads"), counters.Value("reload_errors"); r != reloads || e != errors {
+			t.Errorf("%s: %d reloads, %d reload errors counted, want %d, %d", server, r, e, reloads, errors)
+		}
 	}
-	check("198.51.100.1", 0)
+	check("198.51.100.1", 0, 0, 0)
 	// A new version of the file (another size, a later time) is read.
 	os.WriteFile(list, []byte("192.0.2.0/24\n198.51.100.0/24\n"), 0o644)
 	os.Chtimes(list, time.Now(), time.Now().Add(time.Second))
-	check("198.51.100.1", 1)
+	check("198.51.100.1", 1, 1, 0)
 	// A broken version is ignored; the last good lists stay.
 	os.WriteFile(list, []byte("not an address\n"), 0o644)
 	os.Chtimes(list, time.Now(), time.Now().Add(2*time.Second))
-	check("198.51.100.1", 1)
+	check("198.51.100.1", 1, 1, 1)
 }
 
 func TestConfigErrorsNameTheList(t *testing.T) {
