@@ -66,7 +66,7 @@ func checkSHA256(v any) error {
 var componentSpec = &spec.Component{
 	Name:        "plugin",
 	Role:        spec.RoleStage,
-	Summary:     "Runs a stage out of process: a program written with the plugin SDK (or speaking its gRPC protocol) tags, filters or rewrites events and raises alerts.",
+	Summary:     "Runs a stage out of process: a program written with the plugin SDK (or speaking its gRPC protocol) tags, filters or rewrites events, raises alerts and reports counters of its own.",
 	Stability:   spec.Experimental,
 	Accepts:     event.KindsOf(event.Flow, event.IPStat, event.Alert, event.Packet),
 	Emits:       event.KindsOf(event.Alert),
