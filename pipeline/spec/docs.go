@@ -72,6 +72,13 @@ func Text(c *Component) string {
 		}
 		b.WriteString("\n")
 	}
+	if len(c.Metrics) > 0 {
+		b.WriteString("Metrics:\n")
+		for _, m := range c.Metrics {
+			fmt.Fprintf(&b, "  %-28s %s\n", m.Name, m.Doc)
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("Usage:\n")
 	for _, line := range strings.Split(strings.TrimRight(Usage(c), "\n"), "\n") {
 		fmt.Fprintf(&b, "  %s\n", line)

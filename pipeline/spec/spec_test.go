@@ -271,3 +271,16 @@ func TestValidatorErrorsResolveListIndexes(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestTextListsMetrics(t *testing.T) {
+	c := nestedSpec()
+	if strings.Contains(spec.Text(c), "Metrics:") {
+		t.Fatal("a component without metrics has a Metrics section")
+	}
+	c.Metrics = []spec.Metric{{Name: "rows_written", Doc: "rows committed"}}
+	txt := spec.Text(c)
+	m, u := strings.Index(txt, "Metrics:\n  rows_written"), strings.Index(txt, "Usage:")
+	if m < 0 || u < m || !strings.Contains(txt[m:u], "rows committed") {
+		t.Errorf("metrics are not listed before the usage:\n%s", txt)
+	}
+}
