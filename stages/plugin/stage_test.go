@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -10,11 +9,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/nfpipe/nfpipe/pipeline"
+	"github.com/nfpipe/nfpipe/pipeline/pipetest"
 )
 
 func run(t *testing.T, p *pipeline.Pipeline) {
@@ -375,27 +374,8 @@ sinks:
 	}
 }
 
-// syncBuffer is a log destination tests can read while the pipeline
-// writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestStderrIsLoggedWithTheStageName(t *testing.T) {
-	var buf syncBuffer
+	var buf pipetest.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	sinks := map[string]*collector{}
 	p := load(t, `
@@ -450,7 +430,7 @@ sinks:
 // the run, declares and sends a counter nfpipe did not see when it asked
 // for the spec: the stage ignores it, counts it and logs it once.
 func TestUndeclaredCountersAreIgnored(t *testing.T) {
-	var buf syncBuffer
+	var buf pipetest.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	sinks := map[string]*collector{}
 	p := load(t, `
