@@ -2,6 +2,8 @@ package ipstats
 
 import (
 	"encoding/binary"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,12 +18,23 @@ import (
 // about a microsecond apart, so one interval holds all of it), a fifth
 // of its size. It is generated once per test binary.
 var benchCapture = sync.OnceValues(func() ([]event.PacketRec, error) {
-	w := &decodingWriter{d: decode.NewDecoder(decode.Options{}), out: make([]event.PacketRec, 0, 1_000_000)}
-	if _, err := gen.Generate(w, gen.Config{Packets: 1_000_000, Flows: 40_000, Concurrent: 20_000, Seed: 1}); err != nil {
+	return generateCapture(gen.Config{Packets: 1_000_000, Flows: 40_000, Concurrent: 20_000, Seed: 1})
+})
+
+// fullBenchCapture is the nfpipe-bench capture itself, at full size:
+// 5,000,000 packets of 200,000 flows, so one interval holds 200,000
+// tuples and the tables are as large as in that benchmark.
+var fullBenchCapture = sync.OnceValues(func() ([]event.PacketRec, error) {
+	return generateCapture(gen.Config{Packets: 5_000_000, Flows: 200_000, Concurrent: 20_000, Seed: 1})
+})
+
+func generateCapture(cfg gen.Config) ([]event.PacketRec, error) {
+	w := &decodingWriter{d: decode.NewDecoder(decode.Options{}), out: make([]event.PacketRec, 0, cfg.Packets)}
+	if _, err := gen.Generate(w, cfg); err != nil {
 		return nil, err
 	}
 	return w.out, nil
-})
+}
 
 // decodingWriter takes a classic little-endian microsecond pcap stream
 // and decodes its frames as they arrive, keeping only the packets.
@@ -87,4 +100,62 @@ func BenchmarkBenchCapture(b *testing.B) {
 		pass()
 	}
 	m.stop()
+}
+
+// BenchmarkBenchCaptureBatch counts the generated captures the way the
+// stage does, in batches of 256 packets (capture's default batch size).
+// Each pass over a capture is counted by the same table, grown to the
+// capture's size by a pass before the measurement, except in the cold
+// cases, where every pass starts with a new table and so includes the
+// tables' growth, as the stage's first interval does (the nfpipe-bench
+// capture has nearly all of its packets in one interval). Size full is
+// the nfpipe-bench capture at full size, whose tables exceed the
+// processor's caches as they do in that benchmark; it takes a few
+// seconds and about a gigabyte to generate, and is skipped with -short.
+func BenchmarkBenchCaptureBatch(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		capture func() ([]event.PacketRec, error)
+		cold    bool
+	}{
+		{"fifth", benchCapture, false},
+		{"full", fullBenchCapture, false},
+		{"full-cold", fullBenchCapture, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			if strings.HasPrefix(c.name, "full") && testing.Short() {
+				b.Skip("full-size capture skipped in short mode")
+			}
+			ps, err := c.capture()
+			if err != nil {
+				b.Fatal(err)
+			}
+			newTb := func() *table {
+				return newTable(int64(10*time.Second), 0, 1_000_000, 1_000_000, &collector{reuse: true})
+			}
+			tb := newTb()
+			pass := func() {
+				if c.cold {
+					tb.release()
+					tb = newTb()
+				}
+				for rest := ps; len(rest) > 0; {
+					n := min(len(rest), 256)
+					tb.addBatch(rest[:n])
+					rest = rest[n:]
+				}
+				// The next pass opens a new interval at its first packet.
+				tb.finish()
+			}
+			pass() // grow the tables
+			// Scanning the generated packets must not overlap the
+			// measurement.
+			runtime.GC()
+			m := startMeter(b)
+			for n := 0; n < b.N; n += len(ps) {
+				pass()
+			}
+			m.stop()
+		})
+	}
 }

@@ -86,7 +86,7 @@ func (ft *flowTable) add(e *flowEntry, v flowEntry, recs []ipRec, s *seeds) *flo
 // grow doubles the table, keeping the current generation's entries.
 func (ft *flowTable) grow(recs []ipRec, s *seeds) {
 	old := ft.slots
-	ft.slots = make([]flowEntry, 2*len(old))
+	ft.slots = makeTable[flowEntry](2 * len(old))
 	ft.mask = uint64(len(ft.slots) - 1)
 	for _, e := range old {
 		if e.meta>>genShift != ft.gen {
@@ -98,6 +98,7 @@ func (ft *flowTable) grow(recs []ipRec, s *seeds) {
 		}
 		ft.slots[i] = e
 	}
+	freeTable(old)
 }
 
 // next starts a new interval: every entry becomes stale. When the

@@ -48,7 +48,7 @@ func (x *addrIndex) add(s *addrSlot, h, idx uint32) {
 
 func (x *addrIndex) grow() {
 	old := x.slots
-	x.slots = make([]addrSlot, 2*len(old))
+	x.slots = makeTable[addrSlot](2 * len(old))
 	x.mask = uint32(len(x.slots) - 1)
 	for _, s := range old {
 		if s.idx != 0 {
@@ -59,6 +59,7 @@ func (x *addrIndex) grow() {
 			x.slots[i] = s
 		}
 	}
+	freeTable(old)
 }
 
 func (x *addrIndex) reset() {
@@ -102,7 +103,7 @@ func (s *set64) insert(k uint64, max int) (added, there bool) {
 
 func (s *set64) grow() {
 	old := s.slots
-	s.slots = make([]uint64, 2*len(old))
+	s.slots = makeTable[uint64](2 * len(old))
 	s.mask = uint64(len(s.slots) - 1)
 	for _, k := range old {
 		if k != 0 {
@@ -113,6 +114,7 @@ func (s *set64) grow() {
 			s.slots[i] = k
 		}
 	}
+	freeTable(old)
 }
 
 func (s *set64) reset() {

@@ -147,6 +147,7 @@ func (m *metrics) publish(c counts) {
 // passes them; when the input ends it emits the partial interval.
 func (s *ipstats) Run(ctx context.Context, env *pipeline.Env) error {
 	t := newTable(int64(s.cfg.Interval), s.cfg.Top, s.cfg.MaxIPs, s.cfg.MaxTuples, env)
+	defer t.release()
 	m := newMetrics(env.Stats())
 	for b := range env.Batches() {
 		if b.Kind != event.Packet {

@@ -430,6 +430,15 @@ func (t *table) port(si uint32, p *event.PacketRec) {
 	}
 }
 
+// release frees the tables' memory; the table must not be used after.
+func (t *table) release() {
+	freeTable(t.flows.slots)
+	freeTable(t.index.slots)
+	freeTable(t.pairs.slots)
+	freeTable(t.ports.slots)
+	t.flows.slots, t.index.slots, t.pairs.slots, t.ports.slots = nil, nil, nil, nil
+}
+
 // finish emits the open interval and resets the state for the next one.
 // The tables are cleared (the flow table by moving to the next
 // generation), not reallocated, so the next interval reuses their memory.
