@@ -9,6 +9,7 @@ type addrIndex struct {
 	slots []addrSlot
 	mask  uint32
 	n     int
+	log   slotLog
 }
 
 type addrSlot struct {
@@ -21,26 +22,27 @@ type addrSlot struct {
 const minIndexSlots = 1024
 
 func newAddrIndex() addrIndex {
-	return addrIndex{slots: make([]addrSlot, minIndexSlots), mask: minIndexSlots - 1}
+	return addrIndex{slots: make([]addrSlot, minIndexSlots), mask: minIndexSlots - 1, log: newSlotLog(minIndexSlots)}
 }
 
-// find returns the slab index of a, whose hash is h, or the slot where it
-// belongs.
-func (x *addrIndex) find(recs []ipRec, a addr, h uint32) (idx uint32, s *addrSlot) {
+// find returns the slab index of a, whose hash is h, or noIdx and the
+// slot where it belongs.
+func (x *addrIndex) find(recs []ipRec, a addr, h uint32) (idx, slot uint32) {
 	for i := h & x.mask; ; i = (i + 1) & x.mask {
 		s := &x.slots[i]
 		if s.idx == 0 {
-			return noIdx, s
+			return noIdx, i
 		}
 		if s.hash == h && recs[s.idx-1].ip == a {
-			return s.idx - 1, s
+			return s.idx - 1, i
 		}
 	}
 }
 
-// add stores slab index idx under hash h in the empty slot s (from find).
-func (x *addrIndex) add(s *addrSlot, h, idx uint32) {
-	*s = addrSlot{hash: h, idx: idx + 1}
+// add stores slab index idx under hash h in the empty slot (from find).
+func (x *addrIndex) add(slot, h, idx uint32) {
+	x.slots[slot] = addrSlot{hash: h, idx: idx + 1}
+	x.log.note(uint64(slot))
 	if x.n++; 2*x.n > len(x.slots) {
 		x.grow()
 	}
@@ -50,6 +52,7 @@ func (x *addrIndex) grow() {
 	old := x.slots
 	x.slots = makeTable[addrSlot](2 * len(old))
 	x.mask = uint32(len(x.slots) - 1)
+	x.log = newSlotLog(len(x.slots)) // more entries than it holds
 	for _, s := range old {
 		if s.idx != 0 {
 			i := s.hash & x.mask
@@ -63,7 +66,7 @@ func (x *addrIndex) grow() {
 }
 
 func (x *addrIndex) reset() {
-	clear(x.slots)
+	clearSlots(x.slots, &x.log, x.n)
 	x.n = 0
 }
 
@@ -74,10 +77,11 @@ type set64 struct {
 	mask  uint64
 	n     int
 	seed  uint64 // random per set, see seeds
+	log   slotLog
 }
 
 func newSet64(seed uint64) set64 {
-	return set64{slots: make([]uint64, minIndexSlots), mask: minIndexSlots - 1, seed: seed}
+	return set64{slots: make([]uint64, minIndexSlots), mask: minIndexSlots - 1, seed: seed, log: newSlotLog(minIndexSlots)}
 }
 
 func (s *set64) hash(k uint64) uint64 { return mum(k^s.seed, 0x9e3779b97f4a7c15) }
@@ -95,6 +99,7 @@ func (s *set64) insert(k uint64, max int) (added, there bool) {
 		return false, false
 	}
 	s.slots[i] = k
+	s.log.note(i)
 	if s.n++; 2*s.n > len(s.slots) {
 		s.grow()
 	}
@@ -105,6 +110,7 @@ func (s *set64) grow() {
 	old := s.slots
 	s.slots = makeTable[uint64](2 * len(old))
 	s.mask = uint64(len(s.slots) - 1)
+	s.log = newSlotLog(len(s.slots)) // more entries than it holds
 	for _, k := range old {
 		if k != 0 {
 			i := s.hash(k) & s.mask
@@ -118,6 +124,6 @@ func (s *set64) grow() {
 }
 
 func (s *set64) reset() {
-	clear(s.slots)
+	clearSlots(s.slots, &s.log, s.n)
 	s.n = 0
 }
