@@ -73,11 +73,14 @@ const (
 )
 
 // slab stores entries in fixed chunks addressed by a uint32 index, with
-// a free list threaded through the age links of free slots.
+// a stack of free slots. The free slots are a stack of indexes rather than
+// a list threaded through the slots so that AddBatch can load the next
+// few a group of packets will take without following links: slots are
+// freed by expiry, oldest flows first, so they have long left the caches.
 type slab struct {
 	chunks [][]entry
-	used   uint32 // slots handed out so far (high-water mark), slot 0 included
-	free   uint32 // head of the free list
+	used   uint32   // slots handed out so far (high-water mark), slot 0 included
+	free   []uint32 // freed slots; the last is reused first
 }
 
 func (s *slab) at(i uint32) *entry {
@@ -86,10 +89,10 @@ func (s *slab) at(i uint32) *entry {
 
 // alloc returns a zeroed slot.
 func (s *slab) alloc() uint32 {
-	if i := s.free; i != 0 {
-		e := s.at(i)
-		s.free = e.link[ageLinks].next
-		*e = entry{}
+	if n := len(s.free); n > 0 {
+		i := s.free[n-1]
+		s.free = s.free[:n-1]
+		*s.at(i) = entry{}
 		return i
 	}
 	if s.used == 0 {
@@ -103,12 +106,20 @@ func (s *slab) alloc() uint32 {
 	return i
 }
 
-// release puts a slot on the free list.
+// next returns the slot the j-th next alloc takes from the free stack,
+// or 0 if the stack holds fewer slots.
+func (s *slab) next(j int) uint32 {
+	if j >= len(s.free) {
+		return 0
+	}
+	return s.free[len(s.free)-1-j]
+}
+
+// release puts a slot on the free stack. The stack grows to the most
+// slots ever free at once and then stays that size.
 func (s *slab) release(i uint32) {
-	e := s.at(i)
-	e.id = 0
-	e.link[ageLinks].next = s.free
-	s.free = i
+	s.at(i).id = 0
+	s.free = append(s.free, i)
 }
 
 func (s *slab) pushBack(l *list, i uint32) {
