@@ -1,12 +1,15 @@
 package sessionize
 
 import (
+	"unsafe"
+
 	"github.com/nfpipe/nfpipe/pipeline/event"
 )
 
 // entry is the state of one flow in the slab. It is kept small: with the
 // index slot that points at it, it is the whole per-flow memory cost. The
-// fields a packet updates come first, so they share two cache lines.
+// fields a packet updates come first, so they share as few cache lines
+// as they can.
 type entry struct {
 	key   flowKey
 	last  event.Time // newest packet
@@ -28,6 +31,15 @@ type entry struct {
 	syn      event.Time // the client's SYN, for the handshake RTT
 	rtt      event.Time // handshake RTT, 0 if not seen
 }
+
+// entrySize is the size of an entry, and hotBytes the length of its
+// part a packet of an existing flow touches (up to the age list links).
+// Slab chunks are large allocations, so they start page aligned and an
+// entry starts on a 32-byte boundary.
+const (
+	entrySize = int(unsafe.Sizeof(entry{}))
+	hotBytes  = int(unsafe.Offsetof(entry{}.link) + unsafe.Sizeof(links{}))
+)
 
 // Direction indexes of entry.pkts, bytes, flags and finSeq.
 const (
