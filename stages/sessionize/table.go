@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/nfpipe/nfpipe/pipeline/event"
+	"github.com/nfpipe/nfpipe/stages/internal/prefetch"
 )
 
 // Table is the flow table: it folds packets into bidirectional flows and
@@ -199,7 +200,7 @@ func (t *Table) fetchSlots(ps []event.PacketRec, g int) {
 		t.prepare(&pkts[i], &pre[i])
 		addrs = append(addrs, unsafe.Pointer(&t.index.slots[uint32(pre[i].h)&t.index.mask]))
 	}
-	prefetch(addrs)
+	prefetch.Lines(addrs)
 }
 
 // fetchEntries prefetches the hot part of the entry each prepared key of
@@ -230,7 +231,7 @@ func (t *Table) fetchEntries(ps []event.PacketRec, g int) {
 		e := unsafe.Pointer(t.slab.at(i))
 		addrs = append(addrs, e, unsafe.Add(e, 64), unsafe.Add(e, 128), unsafe.Add(e, entrySize-1)) // all of it
 	}
-	prefetch(addrs)
+	prefetch.Lines(addrs)
 }
 
 // prepare computes the key of packet p.
