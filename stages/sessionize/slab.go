@@ -89,6 +89,8 @@ const (
 // a list threaded through the slots so that AddBatch can load the next
 // few a group of packets will take without following links: slots are
 // freed by expiry, oldest flows first, so they have long left the caches.
+// (Loading them ahead took the bench capture, counted alone with a
+// cache-polluting load between batches, from 109 to 105 CPU ns/packet.)
 type slab struct {
 	chunks [][]entry
 	used   uint32   // slots handed out so far (high-water mark), slot 0 included
