@@ -1,5 +1,7 @@
 package ipstats
 
+import "unsafe"
+
 // addrIndex finds an address's record in the slab. It is an
 // open-addressing hash table with linear probing over 8-byte slots that
 // hold 32 bits of the address's hash and its slab index plus one (0 is
@@ -37,6 +39,17 @@ func (x *addrIndex) find(recs []ipRec, a addr, h uint32) (idx, slot uint32) {
 			return s.idx - 1, i
 		}
 	}
+}
+
+// peek returns the slab index in the first slot of hash h if that slot
+// holds h and an index below n, else noIdx: a guess, without comparing
+// the address, of what find will return.
+func (x *addrIndex) peek(h uint32, n int) uint32 {
+	s := x.slots[h&x.mask]
+	if s.idx == 0 || s.hash != h || int(s.idx-1) >= n {
+		return noIdx
+	}
+	return s.idx - 1
 }
 
 // add stores slab index idx under hash h in the empty slot (from find).
@@ -85,6 +98,9 @@ func newSet64(seed uint64) set64 {
 }
 
 func (s *set64) hash(k uint64) uint64 { return mum(k^s.seed, 0x9e3779b97f4a7c15) }
+
+// at returns the address of the first slot of key k, for prefetching.
+func (s *set64) at(k uint64) unsafe.Pointer { return unsafe.Pointer(&s.slots[s.hash(k)&s.mask]) }
 
 // insert adds k unless the set holds max keys, and reports whether k was
 // new and added, and whether it is in the set now.

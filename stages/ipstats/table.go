@@ -154,8 +154,8 @@ type table struct {
 	order []uint32 // scratch for top-N selection
 	cnt   counts
 
-	group [3 * groupSize]prepared       // addBatch's tuples of the packets at hand
-	addrs [2 * groupSize]unsafe.Pointer // what addBatch prefetches for a group
+	group [4 * groupSize]prepared       // addBatch's tuples of the packets at hand
+	addrs [5 * groupSize]unsafe.Pointer // what addBatch prefetches for a group
 }
 
 func newTable(interval int64, top, maxIPs, maxTuples int, out output) *table {
@@ -180,6 +180,11 @@ type prepared struct {
 	key  uint64 // protocol, ports and later-fragment mark, as in flowEntry.meta
 	h    uint64 // flowHash of the tuple
 	rev  bool   // the packet was sent by b
+
+	// Set by addBatch for a tuple whose flow table slot held no entry:
+	// likely its first packet, which will look both addresses up.
+	novel  bool
+	ha, hb uint32 // addrHash of a and b, if novel
 }
 
 // groupSize is how many packets addBatch prefetches for at once: enough
@@ -190,44 +195,47 @@ const groupSize = 32
 // addBatch counts packets in order, with the same result as add on each.
 // When the tables are larger than the processor's caches, much of a
 // packet's cost is waiting for its flow entry and its two records to
-// come from memory. addBatch therefore works through the packets as a
-// pipeline over groups: while it counts one group, the records of the
-// next group and the flow table slots of the one after are already being
-// fetched, so the waits overlap with each other and with the counting.
+// come from memory, and for a tuple's first packet also for its address
+// index slots, records and pair and port set slots. addBatch therefore
+// works through the packets as a pipeline over groups: while it counts
+// group g, what group g+1's first packets need, group g+2's records (or,
+// for a tuple without entry, its address index slots) and group g+3's
+// flow table slots are already being fetched, so the waits overlap with
+// each other and with the counting.
 //
 // (Loading a group's slots and then its records with plain loads just
 // before counting it took ipstats in the one-core nfpipe-bench pipeline
-// to 112 ns per packet, this pipeline with prefetch instructions 105.5;
-// BenchmarkBenchCaptureBatch/full 72.7 -> 67.2 CPU ns, medians.)
+// to 112 ns per packet, a three-group pipeline of prefetches for flow
+// slots and records 105.5; BenchmarkBenchCaptureBatch/full 72.7 -> 67.2
+// CPU ns, medians. Prefetching for first packets too, one group deeper,
+// took the full capture counted in batches with other work between them
+// from 92 to 86.5 CPU ns per packet, paired in one process.)
 func (t *table) addBatch(ps []event.PacketRec) {
 	n := (len(ps) + groupSize - 1) / groupSize
-	if n == 0 {
-		return
-	}
-	t.fetchSlots(ps, 0)
-	if n > 1 {
-		t.fetchSlots(ps, 1)
-	}
-	t.fetchRecords(ps, 0)
-	for g := range n {
-		if g+2 < n {
-			t.fetchSlots(ps, g+2)
+	for g := -3; g < n; g++ {
+		if g+3 < n {
+			t.fetchSlots(ps, g+3)
 		}
-		if g+1 < n {
-			t.fetchRecords(ps, g+1)
+		if g+2 >= 0 && g+2 < n {
+			t.fetchRecords(ps, g+2)
 		}
-		pkts, pre := t.groupOf(ps, g)
-		for i := range pkts {
-			t.count(&pkts[i], &pre[i])
+		if g+1 >= 0 && g+1 < n {
+			t.fetchFirsts(ps, g+1)
+		}
+		if g >= 0 {
+			pkts, pre := t.groupOf(ps, g)
+			for i := range pkts {
+				t.count(&pkts[i], &pre[i])
+			}
 		}
 	}
 }
 
 // groupOf returns the packets of group g and their prepared tuples, which
-// rotate through three groups' room.
+// rotate through four groups' room.
 func (t *table) groupOf(ps []event.PacketRec, g int) ([]event.PacketRec, []prepared) {
 	pkts := ps[g*groupSize : min((g+1)*groupSize, len(ps))]
-	return pkts, t.group[(g%3)*groupSize:][:len(pkts)]
+	return pkts, t.group[(g%4)*groupSize:][:len(pkts)]
 }
 
 // fetchSlots prepares the tuples of group g and prefetches the first flow
@@ -244,17 +252,62 @@ func (t *table) fetchSlots(ps []event.PacketRec, g int) {
 }
 
 // fetchRecords prefetches the two records that a current entry in the
-// first flow table slot of each prepared tuple of group g points at.
+// first flow table slot of each prepared tuple of group g points at, or,
+// where that slot is empty, the address index slots of both addresses.
 // Whether the entry is the packet's tuple does not matter: this only
 // loads.
 func (t *table) fetchRecords(ps []event.PacketRec, g int) {
 	_, pre := t.groupOf(ps, g)
 	addrs := t.addrs[:0]
-	slots, mask, recs := t.flows.slots, t.flows.mask, t.recs
+	slots, mask, gen, recs := t.flows.slots, t.flows.mask, t.flows.gen, t.recs
+	idx, imask := t.index.slots, t.index.mask
 	for i := range pre {
-		e := &slots[pre[i].h&mask]
-		if e.meta>>genShift == t.flows.gen && int(e.ia) < len(recs) && int(e.ib) < len(recs) {
-			addrs = append(addrs, unsafe.Pointer(&recs[e.ia]), unsafe.Pointer(&recs[e.ib]))
+		pr := &pre[i]
+		e := &slots[pr.h&mask]
+		pr.novel = e.meta>>genShift != gen
+		if !pr.novel {
+			if int(e.ia) < len(recs) && int(e.ib) < len(recs) {
+				addrs = append(addrs, unsafe.Pointer(&recs[e.ia]), unsafe.Pointer(&recs[e.ib]))
+			}
+			continue
+		}
+		pr.ha, pr.hb = uint32(t.seeds.addrHash(pr.a)), uint32(t.seeds.addrHash(pr.b))
+		addrs = append(addrs, unsafe.Pointer(&idx[pr.ha&imask]), unsafe.Pointer(&idx[pr.hb&imask]))
+	}
+	prefetch.Lines(addrs)
+}
+
+// fetchFirsts prefetches, for each novel tuple of group g whose address
+// index slots were prefetched a group earlier, the records those slots
+// point at and the pair and port set slots the packet will insert into.
+func (t *table) fetchFirsts(ps []event.PacketRec, g int) {
+	pkts, pre := t.groupOf(ps, g)
+	addrs := t.addrs[:0]
+	recs := t.recs
+	for i := range pre {
+		pr := &pre[i]
+		if !pr.novel {
+			continue
+		}
+		ia, ib := t.index.peek(pr.ha, len(recs)), t.index.peek(pr.hb, len(recs))
+		if ia != noIdx {
+			addrs = append(addrs, unsafe.Pointer(&recs[ia]))
+		}
+		if ib != noIdx {
+			addrs = append(addrs, unsafe.Pointer(&recs[ib]))
+		}
+		if ia == noIdx || ib == noIdx {
+			continue
+		}
+		if ia != ib {
+			addrs = append(addrs, t.pairs.at(uint64(min(ia, ib))<<32|uint64(max(ia, ib))))
+		}
+		si := ia
+		if pr.rev {
+			si = ib
+		}
+		if p := &pkts[i]; hasPorts(p.Proto) {
+			addrs = append(addrs, t.ports.at((uint64(si)+1)<<16|uint64(p.DstPort)))
 		}
 	}
 	prefetch.Lines(addrs)
