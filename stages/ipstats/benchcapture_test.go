@@ -1,79 +1,29 @@
 package ipstats
 
 import (
-	"encoding/binary"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nfpipe/nfpipe/cmd/pcapgen/gen"
 	"github.com/nfpipe/nfpipe/pipeline/event"
-	"github.com/nfpipe/nfpipe/stages/decode"
+	"github.com/nfpipe/nfpipe/stages/internal/benchdata"
 )
 
-// benchCapture returns the decoded packets of a generated capture shaped
-// like nfpipe-bench's (one flow per 25 packets, 20,000 open at once,
-// about a microsecond apart, so one interval holds all of it), a fifth
-// of its size. It is generated once per test binary.
+// benchCapture returns the packets of the nfpipe-bench capture's shape
+// at a fifth of its size (one interval holds all of it), generated once
+// per test binary.
 var benchCapture = sync.OnceValues(func() ([]event.PacketRec, error) {
-	return generateCapture(gen.Config{Packets: 1_000_000, Flows: 40_000, Concurrent: 20_000, Seed: 1})
+	return benchdata.Packets(benchdata.Fifth)
 })
 
 // fullBenchCapture is the nfpipe-bench capture itself, at full size:
 // 5,000,000 packets of 200,000 flows, so one interval holds 200,000
 // tuples and the tables are as large as in that benchmark.
 var fullBenchCapture = sync.OnceValues(func() ([]event.PacketRec, error) {
-	return generateCapture(gen.Config{Packets: 5_000_000, Flows: 200_000, Concurrent: 20_000, Seed: 1})
+	return benchdata.Packets(benchdata.Full)
 })
-
-func generateCapture(cfg gen.Config) ([]event.PacketRec, error) {
-	w := &decodingWriter{d: decode.NewDecoder(decode.Options{}), out: make([]event.PacketRec, 0, cfg.Packets)}
-	if _, err := gen.Generate(w, cfg); err != nil {
-		return nil, err
-	}
-	return w.out, nil
-}
-
-// decodingWriter takes a classic little-endian microsecond pcap stream
-// and decodes its frames as they arrive, keeping only the packets.
-type decodingWriter struct {
-	d       *decode.Decoder
-	buf     []byte
-	started bool
-	out     []event.PacketRec
-}
-
-func (w *decodingWriter) Write(b []byte) (int, error) {
-	w.buf = append(w.buf, b...)
-	data := w.buf
-	if !w.started {
-		if len(data) < 24 {
-			return len(b), nil
-		}
-		data, w.started = data[24:], true
-	}
-	for len(data) >= 16 {
-		caplen := int(binary.LittleEndian.Uint32(data[8:]))
-		if len(data) < 16+caplen {
-			break
-		}
-		f := event.Frame{
-			TS:       event.Time(int64(binary.LittleEndian.Uint32(data[0:]))*1e9 + int64(binary.LittleEndian.Uint32(data[4:]))*1e3),
-			WireLen:  binary.LittleEndian.Uint32(data[12:]),
-			LinkType: 1,
-			Data:     data[16 : 16+caplen],
-		}
-		var p event.PacketRec
-		if w.d.Decode(&f, &p) == decode.OK {
-			w.out = append(w.out, p)
-		}
-		data = data[16+caplen:]
-	}
-	w.buf = append(w.buf[:0], data...)
-	return len(b), nil
-}
 
 // BenchmarkBenchCapture feeds the generated capture through the table, a
 // new interval per pass over it: the same mix of tuples, addresses and
