@@ -1,5 +1,7 @@
 package ipstats
 
+import "github.com/nfpipe/nfpipe/stages/internal/hugemem"
+
 // Layout of flowEntry.meta. The low 41 bits are the tuple's key: ports
 // (0-31, the lower endpoint's first), protocol (32-39) and the
 // later-fragment mark (40). Bits 41-44 record what the interval has seen
@@ -86,7 +88,7 @@ func (ft *flowTable) add(e *flowEntry, v flowEntry, recs []ipRec, s *seeds) *flo
 // grow doubles the table, keeping the current generation's entries.
 func (ft *flowTable) grow(recs []ipRec, s *seeds) {
 	old := ft.slots
-	ft.slots = makeTable[flowEntry](2 * len(old))
+	ft.slots = hugemem.Make[flowEntry](2 * len(old))
 	ft.mask = uint64(len(ft.slots) - 1)
 	for _, e := range old {
 		if e.meta>>genShift != ft.gen {
@@ -98,7 +100,7 @@ func (ft *flowTable) grow(recs []ipRec, s *seeds) {
 		}
 		ft.slots[i] = e
 	}
-	freeTable(old)
+	hugemem.Free(old)
 }
 
 // next starts a new interval: every entry becomes stale. When the

@@ -1,6 +1,10 @@
 package ipstats
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/nfpipe/nfpipe/stages/internal/hugemem"
+)
 
 // addrIndex finds an address's record in the slab. It is an
 // open-addressing hash table with linear probing over 8-byte slots that
@@ -63,7 +67,7 @@ func (x *addrIndex) add(slot, h, idx uint32) {
 
 func (x *addrIndex) grow() {
 	old := x.slots
-	x.slots = makeTable[addrSlot](2 * len(old))
+	x.slots = hugemem.Make[addrSlot](2 * len(old))
 	x.mask = uint32(len(x.slots) - 1)
 	x.log = newSlotLog(len(x.slots)) // more entries than it holds
 	for _, s := range old {
@@ -75,7 +79,7 @@ func (x *addrIndex) grow() {
 			x.slots[i] = s
 		}
 	}
-	freeTable(old)
+	hugemem.Free(old)
 }
 
 func (x *addrIndex) reset() {
@@ -124,7 +128,7 @@ func (s *set64) insert(k uint64, max int) (added, there bool) {
 
 func (s *set64) grow() {
 	old := s.slots
-	s.slots = makeTable[uint64](2 * len(old))
+	s.slots = hugemem.Make[uint64](2 * len(old))
 	s.mask = uint64(len(s.slots) - 1)
 	s.log = newSlotLog(len(s.slots)) // more entries than it holds
 	for _, k := range old {
@@ -136,7 +140,7 @@ func (s *set64) grow() {
 			s.slots[i] = k
 		}
 	}
-	freeTable(old)
+	hugemem.Free(old)
 }
 
 func (s *set64) reset() {

@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/nfpipe/nfpipe/pipeline/event"
+	"github.com/nfpipe/nfpipe/stages/internal/hugemem"
 	"github.com/nfpipe/nfpipe/stages/internal/prefetch"
 )
 
@@ -529,10 +530,10 @@ func (t *table) port(si uint32, p *event.PacketRec) {
 
 // release frees the tables' memory; the table must not be used after.
 func (t *table) release() {
-	freeTable(t.flows.slots)
-	freeTable(t.index.slots)
-	freeTable(t.pairs.slots)
-	freeTable(t.ports.slots)
+	hugemem.Free(t.flows.slots)
+	hugemem.Free(t.index.slots)
+	hugemem.Free(t.pairs.slots)
+	hugemem.Free(t.ports.slots)
 	t.flows.slots, t.index.slots, t.pairs.slots, t.ports.slots = nil, nil, nil, nil
 }
 

@@ -1,0 +1,10 @@
+//go:build !linux
+
+package hugemem
+
+// Make returns n zeroed elements; tables are mapped apart from the heap
+// on Linux only (see hugemem_linux.go).
+func Make[T any](n int) []T { return make([]T, n) }
+
+// Free releases a table from Make.
+func Free[T any](s []T) {}
