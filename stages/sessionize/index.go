@@ -1,5 +1,11 @@
 package sessionize
 
+import (
+	"runtime"
+
+	"github.com/nfpipe/nfpipe/stages/internal/hugemem"
+)
+
 // index finds a flow's slab slot by key. It is an open-addressing hash
 // table with linear probing over 8-byte slots that hold a slot index and
 // 32 bits of the key's hash; the key itself is stored only once, in the
@@ -8,9 +14,10 @@ package sessionize
 // instead of leaving tombstones, so a table under constant churn neither
 // grows nor allocates once it has reached its size.
 type index struct {
-	slots []slot
-	mask  uint32
-	n     int
+	slots   []slot
+	mask    uint32
+	n       int
+	cleanup runtime.Cleanup // unmaps mapped slots if unmap is never called
 }
 
 // slot is one position of the index; idx 0 means empty.
@@ -70,13 +77,26 @@ func (x *index) place(h, i uint32) {
 
 func (x *index) grow() {
 	old := x.slots
-	x.slots = make([]slot, 2*len(old))
+	// From 2 MB on, on populated huge pages (see package hugemem).
+	x.slots = hugemem.Make[slot](2 * len(old))
 	x.mask = uint32(len(x.slots) - 1)
 	for _, sl := range old {
 		if sl.idx != 0 {
 			x.place(sl.hash, sl.idx)
 		}
 	}
+	x.cleanup.Stop()
+	hugemem.Free(old)
+	// Unmaps the slots should the index be dropped without unmap.
+	x.cleanup = runtime.AddCleanup(x, hugemem.Free[slot], x.slots)
+}
+
+// unmap unmaps the slots if they were mapped; the index must not be
+// used afterwards.
+func (x *index) unmap() {
+	x.cleanup.Stop()
+	hugemem.Free(x.slots)
+	x.slots = nil
 }
 
 // remove deletes slab index i, stored under hash h. The entries after it

@@ -101,6 +101,7 @@ type stage struct {
 func (s *stage) Run(ctx context.Context, env *pipeline.Env) error {
 	out := &emitter{env: env}
 	t := NewTable(s.cfg, out.add)
+	defer t.Release()
 	m := newMetrics(env.Stats())
 	for b := range env.Batches() {
 		t.AddBatch(b.Packets)

@@ -435,6 +435,15 @@ func (t *Table) report(i uint32) {
 	t.slab.moveToBack(&t.reports, i)
 }
 
+// Release returns the memory the table holds outside the Go heap (its
+// large slab arenas and index, see package hugemem); the table must not
+// be used afterwards. A table dropped without Release has that memory
+// returned by a cleanup once the collector finds it unreachable.
+func (t *Table) Release() {
+	t.slab.unmap()
+	t.index.unmap()
+}
+
 // Flush ends every flow: open ones with reason, closed ones still in
 // their linger with their own reason (fin or rst).
 func (t *Table) Flush(reason event.EndReason) {
