@@ -113,6 +113,7 @@ func (rep *report) print(w io.Writer) {
 		p("  %-34s %11s MB %7s MB %14s\n", "heap reserved from the OS", mb(m.BaseHeapSys), mb(m.PeakHeapSys), per(m.BaseHeapSys, m.PeakHeapSys))
 		p("  %-34s %11s MB %7s MB %14s\n", "resident set (VmRSS)", mb(m.BaseRSS), mb(m.PeakRSS), per(m.BaseRSS, m.PeakRSS))
 		p("  %-34s %25s MB\n", "peak resident set (VmHWM)", mb(m.HWM))
+		p("  large flow tables live outside the Go heap (populated huge-page arenas), so the resident set is the figure\n")
 	}
 	p("\ntotal bench time %s\n", rep.total.Round(time.Second))
 }
