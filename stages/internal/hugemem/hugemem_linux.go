@@ -14,10 +14,11 @@ const HugePage = 2 << 20
 // would waste most of a huge page.
 const Min = HugePage
 
-// mapping is a region mapped by Make.
+// mapping is a region mapped by Make: length bytes from start, of which
+// used were populated.
 type mapping struct {
-	start  unsafe.Pointer
-	length uintptr
+	start        unsafe.Pointer
+	length, used uintptr
 }
 
 // mappings holds the regions mapped by Make by the address of the
@@ -25,8 +26,18 @@ type mapping struct {
 // rarely, so a locked map is cheap enough.
 var mappings = struct {
 	sync.Mutex
-	m map[uintptr]mapping
+	m    map[uintptr]mapping
+	used uint64 // populated bytes of all current mappings
 }{m: map[uintptr]mapping{}}
+
+// Populated returns the bytes of memory Make currently holds apart from
+// the Go heap, populated and so resident: what the heap statistics of
+// runtime.MemStats do not count.
+func Populated() uint64 {
+	mappings.Lock()
+	defer mappings.Unlock()
+	return mappings.used
+}
 
 // Make returns n zeroed elements. A table of Min bytes or more is mapped
 // apart from the Go heap (see the package doc), so T must hold no
@@ -55,7 +66,8 @@ func Make[T any](n int) []T {
 	_ = unix.Madvise(region, unix.MADV_HUGEPAGE)
 	_ = unix.Madvise(region, unix.MADV_POPULATE_WRITE)
 	mappings.Lock()
-	mappings.m[uintptr(data)] = mapping{p, length}
+	mappings.m[uintptr(data)] = mapping{p, length, used}
+	mappings.used += uint64(used)
 	mappings.Unlock()
 	return unsafe.Slice((*T)(data), n)
 }
@@ -69,7 +81,10 @@ func Free[T any](s []T) {
 	k := uintptr(unsafe.Pointer(&s[0]))
 	mappings.Lock()
 	m, ok := mappings.m[k]
-	delete(mappings.m, k)
+	if ok {
+		delete(mappings.m, k)
+		mappings.used -= uint64(m.used)
+	}
 	mappings.Unlock()
 	if ok {
 		_ = unix.MunmapPtr(m.start, m.length)

@@ -6,8 +6,12 @@ import (
 )
 
 func TestMakeLarge(t *testing.T) {
+	before := Populated()
 	// 8 MB: mapped apart from the heap.
 	s := Make[uint64](1 << 20)
+	if got := Populated() - before; got != 8<<20 {
+		t.Errorf("Populated grew by %d, want %d", got, 8<<20)
+	}
 	if len(s) != 1<<20 {
 		t.Fatalf("len %d, want %d", len(s), 1<<20)
 	}
@@ -31,6 +35,9 @@ func TestMakeLarge(t *testing.T) {
 	Free(s)
 	if mapped(s) {
 		t.Error("table still registered after Free")
+	}
+	if got := Populated(); got != before {
+		t.Errorf("Populated is %d after Free, want %d", got, before)
 	}
 	Free[uint64](nil) // no-op
 }
