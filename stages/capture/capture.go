@@ -125,8 +125,8 @@ Progress. At max speed with standard error on a terminal, a progress bar shows b
 			Description("At the end of the file, start again from the beginning, forever; packet time keeps increasing from pass to pass."),
 		spec.Enum("progress", "auto", "always", "never").Default("auto").
 			Description("Progress bar on standard error: auto shows it at max speed when standard error is a terminal; always and never force it on or off."),
-		spec.Int("batch_size").Default("256").Range(1, 65536).Adv().
-			Description("Most frames per batch sent downstream. Larger batches cost less per frame; a paced replay sends smaller ones as frames fall due, and a live capture sends what it has whenever the kernel has nothing more."),
+		spec.Int("batch_size").Default("1024").Range(1, 65536).Adv().
+			Description("Most frames per batch sent downstream. Larger batches cost less per frame (the flow stages overlap their table loads within a batch); a paced replay sends smaller ones as frames fall due, and a live capture sends what it has whenever the kernel has nothing more."),
 		spec.Enum("backend", "afpacket", "pcap").Default("afpacket").
 			Description("Live capture method: afpacket (Linux AF_PACKET, TPACKET_V3 rings, fanout across workers; needs nothing more) or pcap (libpcap, one handle and so one worker, for interfaces AF_PACKET cannot capture; only in builds made with -tags pcap)."),
 		spec.String("bpf").Opt().Ex("tcp port 443 or udp port 53").

@@ -53,7 +53,7 @@ func BenchmarkBenchCapture(b *testing.B) {
 }
 
 // BenchmarkBenchCaptureBatch counts the generated captures the way the
-// stage does, in batches of 256 packets (capture's default batch size).
+// stage does, in batches of 256 packets.
 // Each pass over a capture is counted by the same table, grown to the
 // capture's size by a pass before the measurement, except in the cold
 // cases, where every pass starts with a new table and so includes the

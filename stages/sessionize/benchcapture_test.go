@@ -16,9 +16,10 @@ var benchCapture = sync.OnceValues(func() ([]event.PacketRec, error) {
 })
 
 // BenchmarkBenchCapture feeds the generated capture through AddBatch in
-// batches of 256, as the stage does, pass after pass; each pass starts
-// later than the last flow's idle timeout, so its first packet ends the
-// flows of the pass before, and the table runs at the bench's size.
+// batches of 256, one call per batch as the stage makes, pass after
+// pass; each pass starts later than the last flow's idle timeout, so its
+// first packet ends the flows of the pass before, and the table runs at
+// the bench's size.
 func BenchmarkBenchCapture(b *testing.B) {
 	ps, err := benchCapture()
 	if err != nil {
