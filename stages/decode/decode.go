@@ -2,6 +2,7 @@ package decode
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nfpipe/nfpipe/pipeline"
@@ -13,6 +14,8 @@ import (
 type Config struct {
 	FragmentTableSize int           `yaml:"fragment_table_size"`
 	FragmentTimeout   time.Duration `yaml:"fragment_timeout"`
+	Tunnels           []string      `yaml:"tunnels"`
+	VXLANPort         int           `yaml:"vxlan_port"`
 }
 
 // Spec is the decode stage's specification.
@@ -28,7 +31,7 @@ Encapsulations: 802.1Q, 802.1ad and 0x9100 VLAN tags (the packet's vlan is the o
 IP: IPv4 with options and fragments, IPv6 with hop-by-hop, routing, destination options, fragment and authentication headers (also skipped in IPv4); ESP and "no next header" end the chain.
 Transport: TCP (ports, flags, sequence and acknowledgement numbers), UDP and SCTP (ports), ICMP and ICMPv6 (type and code). Any other IP protocol gives addresses and protocol only.
 
-Tunnels (GRE, VXLAN, IP-in-IP, 6in4, Teredo) are not opened: a packet is accounted by its outer IP header, so a VXLAN packet is a UDP packet to port 4789 and a GRE packet has protocol 47 and no ports.
+Tunnels: by default a packet is accounted by its outer IP header, so a VXLAN packet is a UDP packet to port 4789 and a GRE packet has protocol 47 and no ports. The kinds listed in tunnels are opened instead, and the packet is accounted by the innermost packet (nested tunnels are opened up to 4 deep): its addresses, protocol, ports and flags, with the frame's wire length as its bytes (as Wireshark counts them); the vlan ids are the outer frame's, or those of the inner Ethernet frame when the outer one had none. gre opens GRE with checksum, key and sequence number carrying IPv4, IPv6, MPLS, Ethernet (transparent bridging, as gretap) and ERSPAN types I, II and III, and PPTP's enhanced GRE carrying PPP; vxlan opens UDP to vxlan_port; geneve opens UDP to port 6081 (Ethernet or IP inside); ip-in-ip opens IP protocols 4 and 41 (IPIP, 6in4/SIT, 4in6, 6in6). Teredo, GTP and L2TP are not opened. A fragmented outer packet is not opened (only its first fragment holds the tunnel header). The tunnel's identifiers (VNI, GRE key) are not part of the packet: flows of overlapping inner address spaces in different tunnels are counted together. A tunnel packet whose inner packet is broken or is not IP (ARP in VXLAN, PPP control in PPTP) keeps its outer header and is counted in tunnel_errors or tunnel_not_ip; nothing is dropped.
 
 Fragments: the first fragment of a datagram is decoded normally and its protocol and ports are kept in a fragment table of fragment_table_size entries (the oldest is replaced when it is full) for fragment_timeout of packet time. Later fragments, which carry no transport header, take their ports from it, so every fragment counts for its flow; one whose first fragment was not seen has ports 0.
 
@@ -49,9 +52,16 @@ Batches are decoded in order, one output batch per input batch; the stage blocks
 				}
 				return nil
 			}),
+		spec.List("tunnels").Opt().Ex("[gre, vxlan, geneve, ip-in-ip]").Check(func(v any) error {
+			_, err := parseTunnels(v.([]string))
+			return err
+		}).Description("Kinds of tunnel whose inner packets are decoded instead of the outer one: gre, vxlan, geneve, ip-in-ip. Empty accounts every packet by its outer header."),
+		spec.Int("vxlan_port").Default("4789").Range(1, 65535).Adv().
+			Description("UDP destination port of VXLAN when tunnels lists vxlan: 4789 is IANA's, 8472 the Linux kernel's historical default."),
 	},
 	Examples: []spec.Example{
 		{Title: "Decode a capture", YAML: "inputs: [capture]\n"},
+		{Title: "Account overlay traffic by the packets inside GRE, VXLAN and IP-in-IP tunnels", YAML: "inputs: [capture]\ntunnels: [gre, vxlan, ip-in-ip]\n"},
 		{Title: "A larger, longer-lived fragment table for links with much fragmented traffic", YAML: "inputs: [capture]\nfragment_table_size: 65536\nfragment_timeout: 60s\n"},
 	},
 	Metrics: metricDocs(),
@@ -63,10 +73,15 @@ func metricDocs() []spec.Metric {
 	for r := OK + 1; r < numReasons; r++ {
 		ms = append(ms, spec.Metric{Name: counterName(r), Doc: reasonDocs[r]})
 	}
+	for k := range numTunnels {
+		ms = append(ms, spec.Metric{Name: tunneledCounter(k), Doc: "Tunnel layers of kind " + tunnelNames[k] + " opened: packets accounted by what they carry (a packet nested in two counts twice)."})
+	}
 	ms = append(ms,
 		spec.Metric{Name: "fragments", Doc: "IP fragments seen, first and later ones."},
 		spec.Metric{Name: "fragments_unmatched", Doc: "Later fragments whose first fragment was not seen or had expired; they are emitted with ports 0."},
 		spec.Metric{Name: "fragment_evictions", Doc: "Fragment table entries replaced before they expired because the table was full; raise fragment_table_size if this grows."},
+		spec.Metric{Name: "tunnel_errors", Doc: "Packets of an enabled kind of tunnel whose inner packet is broken or truncated; they are accounted by their outer header."},
+		spec.Metric{Name: "tunnel_not_ip", Doc: "Packets of an enabled kind of tunnel carrying something other than IP (ARP in VXLAN, PPP control in PPTP, ...); they are accounted by their outer header."},
 		spec.Metric{Name: "length_mismatch", Doc: "Frames whose IPv4 total length or IPv6 payload length is longer than the frame was on the wire, or whose UDP length is longer than the IP payload. They are still decoded (as Wireshark does), because the headers that are there identify the traffic; a growing count points at a capture or NIC offload problem."},
 	)
 	return ms
@@ -98,5 +113,33 @@ func init() {
 
 // New builds a decode stage from its configuration.
 func New(cfg *Config, bc *pipeline.BuildContext) (pipeline.Component, error) {
-	return &Stage{opts: Options{FragmentTableSize: cfg.FragmentTableSize, FragmentTimeout: cfg.FragmentTimeout}}, nil
+	tunnels, err := parseTunnels(cfg.Tunnels)
+	if err != nil {
+		return nil, err // the spec's check has reported it already
+	}
+	return &Stage{opts: Options{
+		FragmentTableSize: cfg.FragmentTableSize,
+		FragmentTimeout:   cfg.FragmentTimeout,
+		Tunnels:           tunnels,
+		VXLANPort:         uint16(cfg.VXLANPort),
+	}}, nil
+}
+
+// parseTunnels reads the tunnels field.
+func parseTunnels(names []string) (Tunnels, error) {
+	var ts Tunnels
+	for _, n := range names {
+		t, err := ParseTunnel(n)
+		if err != nil {
+			return 0, err
+		}
+		ts |= t
+	}
+	return ts, nil
+}
+
+// tunneledCounter is the counter of packets opened from tunnel kind k
+// (a bit number).
+func tunneledCounter(k int) string {
+	return "tunneled_" + strings.ReplaceAll(tunnelNames[k], "-", "_")
 }

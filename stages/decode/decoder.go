@@ -50,6 +50,12 @@ type Options struct {
 	// fragmented datagram are kept after its first fragment. Zero or less
 	// means DefaultFragmentTimeout.
 	FragmentTimeout time.Duration
+	// Tunnels are the kinds of tunnel whose inner packets are decoded in
+	// place of the outer one; none by default.
+	Tunnels Tunnels
+	// VXLANPort is the UDP destination port of VXLAN; zero means
+	// DefaultVXLANPort.
+	VXLANPort uint16
 }
 
 // Stats are a Decoder's cumulative fragment counters.
@@ -67,6 +73,14 @@ type Stats struct {
 	// UDP length is longer than the IP payload. Such frames are still
 	// decoded when the headers are all there.
 	LengthMismatch uint64
+	// Tunneled counts the packets decoded from inside a tunnel, by kind
+	// (indexed by the kind's bit number).
+	Tunneled [numTunnels]uint64
+	// TunnelErrors counts tunnel packets whose inner packet is broken or
+	// truncated, and TunnelNotIP those carrying something other than IP
+	// (ARP in VXLAN, PPP control in PPTP): both are accounted by their
+	// outer header.
+	TunnelErrors, TunnelNotIP uint64
 }
 
 // Decoder turns captured frames into packet summaries by reading the
@@ -74,8 +88,11 @@ type Stats struct {
 // Decoder must not be used by several goroutines at once; give each
 // worker its own. Decode allocates nothing.
 type Decoder struct {
-	frags fragTable
-	stats Stats
+	frags     fragTable
+	stats     Stats
+	tunnels   Tunnels
+	vxlanPort uint16
+	depth     uint8 // tunnels being opened, to bound nesting
 }
 
 // NewDecoder returns a decoder with its fragment table allocated up front.
@@ -86,7 +103,10 @@ func NewDecoder(opts Options) *Decoder {
 	if opts.FragmentTimeout <= 0 {
 		opts.FragmentTimeout = DefaultFragmentTimeout
 	}
-	d := &Decoder{}
+	if opts.VXLANPort == 0 {
+		opts.VXLANPort = DefaultVXLANPort
+	}
+	d := &Decoder{tunnels: opts.Tunnels, vxlanPort: opts.VXLANPort}
 	d.frags.init(opts.FragmentTableSize, opts.FragmentTimeout)
 	return d
 }
@@ -101,8 +121,8 @@ func (d *Decoder) Stats() Stats {
 // Decode decodes frame f into p and returns OK, or the reason the frame
 // yields no packet; p's contents are then unspecified. Addresses, ports,
 // protocol, VLAN ids, TCP flags, sequence numbers and ICMP type/code come
-// from the outermost IP header and the transport header right after it:
-// tunnels are accounted by their outer header.
+// from the outermost IP header and the transport header right after it,
+// or from the innermost packet of an enabled kind of tunnel.
 func (d *Decoder) Decode(f *event.Frame, p *event.PacketRec) Reason {
 	b := f.Data
 	*p = event.PacketRec{TS: f.TS, WireLen: f.WireLen, CapLen: uint32(len(b)), Iface: f.Iface}

@@ -50,3 +50,44 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeTunnels decodes arbitrary frames with every kind of tunnel
+// open. Opening tunnels never changes a frame's outcome (an inner packet
+// that cannot be decoded leaves the outer one), a packet differs from the
+// outer one only when a tunnel was counted as opened, and what is emitted
+// passes checkInvariants. Seeds: the tunnel captures' frames and the
+// malformed corpus.
+func FuzzDecodeTunnels(f *testing.F) {
+	for _, name := range tunnelFiles {
+		for _, fr := range mustRead(f, name) {
+			f.Add(fr.Data, fr.LinkType, uint16(0))
+		}
+	}
+	for _, name := range corpusFiles(f, "malformed") {
+		frames, _ := readCapture(f, name)
+		for _, fr := range frames {
+			f.Add(fr.Data, fr.LinkType, uint16(0))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, linkType uint16, uncaptured uint16) {
+		fr := event.Frame{TS: 1, WireLen: uint32(len(data)) + uint32(uncaptured), LinkType: linkType, Iface: 3, Data: data}
+		d := NewDecoder(Options{FragmentTableSize: 16, Tunnels: allTunnels})
+		var p, outer event.PacketRec
+		r := d.Decode(&fr, &p)
+		if ro := NewDecoder(Options{FragmentTableSize: 16}).Decode(&fr, &outer); r != ro {
+			t.Fatalf("with tunnels %v, without %v", r, ro)
+		}
+		if r != OK {
+			return
+		}
+		checkInvariants(t, &fr, &p)
+		s := d.Stats()
+		opened := uint64(0)
+		for _, n := range s.Tunneled {
+			opened += n
+		}
+		if p != outer && opened == 0 {
+			t.Fatalf("packet changed without a tunnel opened:\n got %+v\nouter %+v", p, outer)
+		}
+	})
+}

@@ -93,7 +93,11 @@ func (d *Decoder) ipv4(b []byte, slack int, p *event.PacketRec) Reason {
 	if proto == ipAH {
 		return d.ipv4AH(seg, segLen, short, false, p)
 	}
-	return d.transport(proto, seg, segLen, short, false, p)
+	r := d.transport(proto, seg, segLen, short, false, p)
+	if r == OK && d.tunnels != 0 {
+		d.decap(seg, slack, p)
+	}
+	return r
 }
 
 // ipv4AH skips IPv4 authentication headers (RFC 4302) as in IPv6, so that
@@ -211,6 +215,8 @@ walk:
 	r := d.transport(next, b[off:], segLen, short, p.Frag != 0, p)
 	if r == OK && p.Frag == event.FragFirst {
 		d.frags.put(&key, p)
+	} else if r == OK && p.Frag == 0 && d.tunnels != 0 {
+		d.decap(b[off:], slack, p)
 	}
 	return r
 }

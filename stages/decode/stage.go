@@ -74,6 +74,9 @@ type counters struct {
 	unmatched *atomic.Uint64
 	evictions *atomic.Uint64
 	mismatch  *atomic.Uint64
+	tunneled  [numTunnels]*atomic.Uint64
+	tunErrors *atomic.Uint64
+	tunNotIP  *atomic.Uint64
 	last      Stats // decoder stats already added
 }
 
@@ -83,6 +86,11 @@ func newCounters(st *pipeline.Stats) *counters {
 		unmatched: st.Counter("fragments_unmatched"),
 		evictions: st.Counter("fragment_evictions"),
 		mismatch:  st.Counter("length_mismatch"),
+		tunErrors: st.Counter("tunnel_errors"),
+		tunNotIP:  st.Counter("tunnel_not_ip"),
+	}
+	for k := range numTunnels {
+		c.tunneled[k] = st.Counter(tunneledCounter(k))
 	}
 	for r := OK + 1; r < numReasons; r++ {
 		c.reasons[r] = st.Counter(counterName(r))
@@ -112,6 +120,11 @@ func (c *counters) add(bd *batchDecoder, st *pipeline.Stats) {
 	addDelta(c.unmatched, s.FragmentsUnmatched, c.last.FragmentsUnmatched)
 	addDelta(c.evictions, s.FragmentEvictions, c.last.FragmentEvictions)
 	addDelta(c.mismatch, s.LengthMismatch, c.last.LengthMismatch)
+	for k := range numTunnels {
+		addDelta(c.tunneled[k], s.Tunneled[k], c.last.Tunneled[k])
+	}
+	addDelta(c.tunErrors, s.TunnelErrors, c.last.TunnelErrors)
+	addDelta(c.tunNotIP, s.TunnelNotIP, c.last.TunnelNotIP)
 	c.last = s
 }
 

@@ -159,6 +159,12 @@ sinks:
 		"fragments_unmatched":                 1,
 		"fragment_evictions":                  0,
 		"length_mismatch":                     5,
+		"tunneled_gre":                        0,
+		"tunneled_vxlan":                      0,
+		"tunneled_geneve":                     0,
+		"tunneled_ip_in_ip":                   0,
+		"tunnel_errors":                       0,
+		"tunnel_not_ip":                       0,
 	}
 	for name, n := range want {
 		if got, ok := st.Counters[name]; !ok || got != n {
@@ -183,13 +189,80 @@ sinks:
 	}
 }
 
+// TestStageOpensTunnels runs the tunnel captures through the stage with
+// every kind of tunnel open and checks the packets and the counters: the
+// GRE sample's 40 frames and ERSPAN's 4 are opened as GRE, the VXLAN
+// capture's 12 and the Geneve-in-VXLAN capture's 2 as VXLAN (and those 2
+// again as Geneve), 6in4 and 4in6 as IP in IP; PPTP's one GRE frame holds
+// PPP control traffic, and the truncated Geneve frame is cut inside the
+// Geneve options.
+func TestStageOpensTunnels(t *testing.T) {
+	sink := &collectSink{}
+	p, errs := load(t, `
+stages:
+  src:
+    type: frames
+    files:
+      - valid/zeek_tunnels_gre-sample.pcap
+      - valid/zeek_erspanII.pcap
+      - valid/zeek_tunnels_vxlan-encapsulated-http.pcap
+      - malformed/zeek_tunnels_geneve-vxlan-dns-truncated.pcap
+      - valid/zeek_tunnels_6in4.pcap
+      - valid/zeek_tunnels_4in6.pcap
+      - exotic/tcpdump_pptp.pcap
+      - malformed/zeek_tunnels_geneve-truncated.pcapng
+  dec:
+    type: decode
+    inputs: [src]
+    tunnels: [gre, vxlan, geneve, ip-in-ip]
+sinks:
+  out: {type: collect, inputs: [dec]}
+`, sink)
+	if len(errs.Fatal()) > 0 {
+		t.Fatal(errs)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := p.Status().Component("dec")
+	frames := 40 + 4 + 12 + 2 + 1 + 1 + 23 + 1
+	if st.EventsIn != uint64(frames) || len(sink.pkts) != frames {
+		t.Errorf("in %d, sink got %d; want %d each", st.EventsIn, len(sink.pkts), frames)
+	}
+	want := map[string]uint64{
+		"tunneled_gre": 44, "tunneled_vxlan": 14, "tunneled_geneve": 2, "tunneled_ip_in_ip": 2,
+		"tunnel_errors": 1, "tunnel_not_ip": 1,
+	}
+	for name, n := range want {
+		if got := st.Counters[name]; got != n {
+			t.Errorf("counter %s = %d, want %d", name, got, n)
+		}
+	}
+	if st.Errors != 0 {
+		t.Errorf("errors %d: an inner packet that is not opened is not a frame lost", st.Errors)
+	}
+	// No packet of an opened kind is left with its outer header but
+	// those two.
+	outer := 0
+	for _, pk := range sink.pkts {
+		if pk.Proto == ipGRE || pk.Proto == ipIPv4Encap || pk.Proto == ipIPv6Encap || pk.Proto == ipUDP && (pk.DstPort == 4789 || pk.DstPort == genevePort) {
+			outer++
+		}
+	}
+	if outer != 2 {
+		t.Errorf("%d packets keep a tunnel's outer header, want 2", outer)
+	}
+}
+
 func TestConfigChecks(t *testing.T) {
 	cases := []struct {
 		name, fields, want string
 	}{
 		{"table too small", "fragment_table_size: 8", "fragment_table_size"},
 		{"zero timeout", "fragment_timeout: 0s", "must be positive"},
-		{"unknown field", "tunnels: true", `unknown field "tunnels"`},
+		{"unknown field", "tunnel: [gre]", `unknown field "tunnel"; did you mean "tunnels"?`},
+		{"unknown tunnel", "tunnels: [gre, teredo]", `test.yaml:7:14: stages.dec.tunnels: unknown tunnel "teredo"; use one of gre, vxlan, geneve, ip-in-ip`},
+		{"vxlan port", "vxlan_port: 70000", "vxlan_port"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -63,24 +63,33 @@ func init() {
 	}, func(*noConfig, *pipeline.BuildContext) (pipeline.Component, error) { return &flowSink{}, nil })
 }
 
+// openTunnels is the decode setting of the oracle tests that open
+// tunnels, as tshark does.
+const openTunnels = "[gre, vxlan, geneve, ip-in-ip]"
+
 // runPipeline replays a capture through the real stages and returns the
-// flow records that reached the sink.
-func runPipeline(t *testing.T, file string) []event.FlowRec {
+// flow records that reached the sink. tunnels is decode's tunnels
+// setting ("" for its default, none).
+func runPipeline(t *testing.T, file, tunnels string) []event.FlowRec {
 	t.Helper()
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		t.Fatal(err)
+	}
+	dec := "{type: decode, inputs: [cap]}"
+	if tunnels != "" {
+		dec = "{type: decode, inputs: [cap], tunnels: " + tunnels + "}"
 	}
 	// Timeouts far longer than any capture: tshark never ends a
 	// conversation on time, only a TCP stream on a new SYN.
 	yml := fmt.Sprintf(`
 stages:
   cap: {type: capture, file: %q, progress: never}
-  dec: {type: decode, inputs: [cap]}
+  dec: %s
   ses: {type: sessionize, inputs: [dec], idle_timeout: 100000d, close_linger: 100000d}
 sinks:
   out: {type: %s, inputs: [ses]}
-`, abs, collectType)
+`, abs, dec, collectType)
 	cfg, errs := config.Parse("oracle.yaml", []byte(yml), func(string) (string, bool) { return "", false })
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -245,10 +254,29 @@ func TestOracleTsharkConversations(t *testing.T) {
 	if len(files) < 60 {
 		t.Fatalf("found %d corpus files, want the 60 valid and exotic ones", len(files))
 	}
-	matched, documented := checkOracle(t, corpus, files, tsharkConvs(t, filepath.Join(corpus, "expected-conv.csv")), nil)
+	matched, documented := checkOracle(t, corpus, files, tsharkConvs(t, filepath.Join(corpus, "expected-conv.csv")), openTunnels, nil)
 	t.Logf("%d files: %d tshark conversations matched exactly, %d documented differences", len(files), matched, documented)
-	if matched < 90 {
+	if matched < 95 {
 		t.Errorf("only %d conversations matched", matched)
+	}
+}
+
+// TestOracleTunnelsClosed replays the corpus's tunnel captures with
+// decode's default, tunnels not opened: every packet is accounted by its
+// outer header, and the differences from tshark, which opens them, are
+// the documented ones.
+func TestOracleTunnelsClosed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays captures through the pipeline")
+	}
+	files := []string{
+		"valid/zeek_tunnels_4in6.pcap", "valid/zeek_tunnels_6in4.pcap",
+		"valid/zeek_tunnels_gre-sample.pcap", "valid/zeek_tunnels_vxlan-encapsulated-http.pcap",
+	}
+	matched, documented := checkOracle(t, corpus, files, tsharkConvs(t, filepath.Join(corpus, "expected-conv.csv")), "", nil)
+	t.Logf("%d files: %d tshark conversations matched exactly, %d documented differences", len(files), matched, documented)
+	if matched != 1 || documented != 8 {
+		t.Errorf("%d conversations matched (want 1: VXLAN's outer UDP), %d documented (want 8)", matched, documented)
 	}
 }
 
@@ -266,7 +294,7 @@ func TestOracleRealTraffic(t *testing.T) {
 		}
 		files = append(files, "real/"+name+".pcap")
 	}
-	matched, documented := checkOracle(t, testdata, files, expected, checkRealFlows)
+	matched, documented := checkOracle(t, testdata, files, expected, "", checkRealFlows)
 	t.Logf("%d files: %d tshark conversations matched exactly, %d documented differences", len(files), matched, documented)
 	if matched < 25 {
 		t.Errorf("only %d conversations matched", matched)
@@ -324,13 +352,18 @@ func checkRealFlows(t *testing.T, flows []event.FlowRec) {
 	}
 }
 
-// checkOracle replays each file (relative to root) and compares our TCP
-// and UDP conversations with tshark's, adjusted by oracleDiffs. It
-// returns how many tshark rows matched as they are and how many
-// differences were documented.
-func checkOracle(t *testing.T, root string, files []string, expected map[string][]conv, inspect func(*testing.T, []event.FlowRec)) (matched, documented int) {
+// checkOracle replays each file (relative to root) with decode's tunnels
+// setting and compares our TCP and UDP conversations with tshark's,
+// adjusted by the oracleDiffs that apply to that setting. It returns how
+// many tshark rows matched as they are and how many differences were
+// documented.
+func checkOracle(t *testing.T, root string, files []string, expected map[string][]conv, tunnels string, inspect func(*testing.T, []event.FlowRec)) (matched, documented int) {
+	tunnelDiffs := closedTunnelDiffs
+	if tunnels != "" {
+		tunnelDiffs = openTunnelDiffs
+	}
 	diffs := map[string][]oracleDiff{}
-	for _, d := range oracleDiffs {
+	for _, d := range slices.Concat(oracleDiffs, tunnelDiffs) {
 		diffs[d.file] = append(diffs[d.file], d)
 	}
 	for _, file := range files {
@@ -354,7 +387,7 @@ func checkOracle(t *testing.T, root string, files []string, expected map[string]
 					want = append(want, parseConv(t, d.ours))
 				}
 			}
-			flows := runPipeline(t, filepath.Join(root, file))
+			flows := runPipeline(t, filepath.Join(root, file), tunnels)
 			if inspect != nil {
 				inspect(t, flows)
 			}
@@ -375,7 +408,8 @@ func checkOracle(t *testing.T, root string, files []string, expected map[string]
 // by design. tshark is the row of expected-conv.csv that does not apply
 // ("" when tshark has no such row); ours is the row we report instead
 // ("" when we report none). Rows read "proto A B a2b b2a" with counts
-// as packets/bytes.
+// as packets/bytes. The differences of tunnelled captures depend on
+// decode's tunnels setting: closedTunnelDiffs and openTunnelDiffs.
 type oracleDiff struct {
 	file, tshark, ours, why string
 }
@@ -401,7 +435,34 @@ var oracleDiffs = []oracleDiff{
 		"udp [2001:4f8:4:7:2e0:81ff:fe52:ffff]:53 [2001:4f8:4:7:2e0:81ff:fe52:9a6b]:53 1/113 0/0",
 		"the packet has a type 0 routing header: tshark takes its final address as the destination; decode reports the destination of the IPv6 header, the hop the packet is addressed to on the wire"},
 
-	// Tunnels: decode accounts a packet by its outer IP header.
+	// Flows are keyed by the outer VLAN id; tshark's conversations ignore VLANs.
+	{"valid/zeek_vlan-pcp-dei.pcapng",
+		"tcp 192.168.1.100:12345 192.168.1.200:80 6/348 3/174",
+		"tcp 192.168.1.100:12345 192.168.1.200:80 2/124 1/62",
+		"the same connection appears double-tagged (outer VLAN 10), tagged (VLAN 20) and untagged: three flows for us, this one on VLAN 10"},
+	{"valid/zeek_vlan-pcp-dei.pcapng", "",
+		"tcp 192.168.1.100:12345 192.168.1.200:80 2/116 1/58",
+		"the same connection on VLAN 20"},
+	{"valid/zeek_vlan-pcp-dei.pcapng", "",
+		"tcp 192.168.1.100:12345 192.168.1.200:80 2/108 1/54",
+		"the same connection untagged"},
+	{"exotic/zeek_ldap_gap-data-missing.pcapng",
+		"tcp [2a00:6020:ad0b:8381:fd70:e2f9:f031:9dc4]:49980 [2a00:6020:ad0b:8380::10]:389 10/3476 8/1493",
+		"tcp [2a00:6020:ad0b:8381:fd70:e2f9:f031:9dc4]:49980 [2a00:6020:ad0b:8380::10]:389 10/3476 0/0",
+		"routed between VLANs: the client's packets carry VLAN 81, the server's VLAN 80, so we report two one-way flows; this is the VLAN 81 one"},
+	{"exotic/zeek_ldap_gap-data-missing.pcapng", "",
+		"tcp [2a00:6020:ad0b:8381:fd70:e2f9:f031:9dc4]:49980 [2a00:6020:ad0b:8380::10]:389 0/0 8/1493",
+		"the VLAN 80 half of the same connection"},
+
+	// Link types.
+	{"exotic/zeek_nflog-http.pcap",
+		"tcp 10.0.2.15:49762 93.184.216.34:80 8/828 5/2276", "",
+		"decode does not support LINKTYPE_NFLOG (239): its frames are counted as unsupported and skipped, so there are no flows"},
+}
+
+// closedTunnelDiffs apply with tunnels left closed (decode's default): a
+// packet is accounted by its outer IP header.
+var closedTunnelDiffs = []oracleDiff{
 	{"valid/zeek_tunnels_4in6.pcap",
 		"tcp 70.55.213.211:31337 192.88.99.1:80 1/94 0/0", "",
 		"IPv4 in IPv6 is not opened: our flow has protocol 4 and no ports; tshark counts the inner TCP"},
@@ -426,28 +487,12 @@ var oracleDiffs = []oracleDiff{
 	{"valid/zeek_tunnels_vxlan-encapsulated-http.pcap",
 		"tcp 172.16.11.201:40354 54.86.237.188:80 7/907 5/9800", "",
 		"VXLAN is not opened: we report only the outer UDP conversation to port 4789 (which tshark reports too, with the same figures); tshark also counts the inner TCP"},
+}
 
-	// Flows are keyed by the outer VLAN id; tshark's conversations ignore VLANs.
-	{"valid/zeek_vlan-pcp-dei.pcapng",
-		"tcp 192.168.1.100:12345 192.168.1.200:80 6/348 3/174",
-		"tcp 192.168.1.100:12345 192.168.1.200:80 2/124 1/62",
-		"the same connection appears double-tagged (outer VLAN 10), tagged (VLAN 20) and untagged: three flows for us, this one on VLAN 10"},
-	{"valid/zeek_vlan-pcp-dei.pcapng", "",
-		"tcp 192.168.1.100:12345 192.168.1.200:80 2/116 1/58",
-		"the same connection on VLAN 20"},
-	{"valid/zeek_vlan-pcp-dei.pcapng", "",
-		"tcp 192.168.1.100:12345 192.168.1.200:80 2/108 1/54",
-		"the same connection untagged"},
-	{"exotic/zeek_ldap_gap-data-missing.pcapng",
-		"tcp [2a00:6020:ad0b:8381:fd70:e2f9:f031:9dc4]:49980 [2a00:6020:ad0b:8380::10]:389 10/3476 8/1493",
-		"tcp [2a00:6020:ad0b:8381:fd70:e2f9:f031:9dc4]:49980 [2a00:6020:ad0b:8380::10]:389 10/3476 0/0",
-		"routed between VLANs: the client's packets carry VLAN 81, the server's VLAN 80, so we report two one-way flows; this is the VLAN 81 one"},
-	{"exotic/zeek_ldap_gap-data-missing.pcapng", "",
-		"tcp [2a00:6020:ad0b:8381:fd70:e2f9:f031:9dc4]:49980 [2a00:6020:ad0b:8380::10]:389 0/0 8/1493",
-		"the VLAN 80 half of the same connection"},
-
-	// Link types.
-	{"exotic/zeek_nflog-http.pcap",
-		"tcp 10.0.2.15:49762 93.184.216.34:80 8/828 5/2276", "",
-		"decode does not support LINKTYPE_NFLOG (239): its frames are counted as unsupported and skipped, so there are no flows"},
+// openTunnelDiffs apply with tunnels opened: a packet is accounted by its
+// innermost packet only.
+var openTunnelDiffs = []oracleDiff{
+	{"valid/zeek_tunnels_vxlan-encapsulated-http.pcap",
+		"udp 10.1.200.131:50000 10.1.1.172:4789 12/10707 0/0", "",
+		"tshark counts a VXLAN packet twice, in the outer UDP conversation and in the inner TCP one; a packet is in one flow, its innermost, once VXLAN is opened"},
 }
