@@ -19,6 +19,15 @@ columns and the method of testdata/corpus/expected-conv.csv:
   table rounds 10,000 bytes and more down to kB. Every computed value is
   checked against the table (exact, or floor(bytes/1000) for kB) and the
   script fails if one disagrees.
+- A frame with several TCP/UDP layers (a tunnel: VXLAN and Geneve carry the
+  inner packet in an outer UDP datagram) belongs to one conversation per
+  layer, with its whole frame.len in each, as in tshark's table. tshark then
+  prints one tcp.stream / udp.stream value per layer, comma-separated, and
+  the ports in the same order; each distinct value counts the frame once.
+  Layers quoted inside an ICMP error are left out (see quoted_layers). When
+  both ends of a conversation use the same port, its direction comes from
+  all IP source addresses of the frame, which is right as long as a tunnel's
+  outer and inner addresses differ.
 - Rows are ordered TCP first, then UDP, each by rel_start, ties by first frame.
 
 Running it with --root testdata/corpus over the corpus valid/ and exotic/
