@@ -92,6 +92,24 @@ func load(t *testing.T, yml string, sink *collectSink) (*pipeline.Pipeline, spec
 	return pipeline.FromConfig(cfg, pipeline.WithRegistry(testRegistry(sink)))
 }
 
+// runDecode runs a pipeline whose decode stage is named dec to its end
+// and returns dec's status.
+func runDecode(t *testing.T, sink *collectSink, yml string) pipeline.ComponentStatus {
+	t.Helper()
+	p, errs := load(t, yml, sink)
+	if len(errs.Fatal()) > 0 {
+		t.Fatal(errs)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, ok := p.Status().Component("dec")
+	if !ok {
+		t.Fatal("no status for dec")
+	}
+	return st
+}
+
 // TestStageCountsEveryOutcome runs capture frames through the stage in a
 // pipeline and checks the packets and the counters the status reports.
 // The expected numbers come from the captures (see INDEX.csv and the
@@ -109,7 +127,7 @@ func TestStageCountsEveryOutcome(t *testing.T) {
 
 func testStageCounts(t *testing.T, shards string) {
 	sink := &collectSink{}
-	p, errs := load(t, `
+	st := runDecode(t, sink, `
 stages:
   src:
     type: frames
@@ -130,17 +148,7 @@ stages:
     shards: `+shards+`
 sinks:
   out: {type: collect, inputs: [dec]}
-`, sink)
-	if len(errs.Fatal()) > 0 {
-		t.Fatal(errs)
-	}
-	if err := p.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	st, ok := p.Status().Component("dec")
-	if !ok {
-		t.Fatal("no status for dec")
-	}
+`)
 	if st.EventsIn != 164 || st.EventsOut != 132 || len(sink.pkts) != 132 {
 		t.Errorf("in %d, out %d, sink got %d; want 164, 132, 132", st.EventsIn, st.EventsOut, len(sink.pkts))
 	}
@@ -198,7 +206,7 @@ sinks:
 // Geneve options.
 func TestStageOpensTunnels(t *testing.T) {
 	sink := &collectSink{}
-	p, errs := load(t, `
+	st := runDecode(t, sink, `
 stages:
   src:
     type: frames
@@ -217,14 +225,7 @@ stages:
     tunnels: [gre, vxlan, geneve, ip-in-ip]
 sinks:
   out: {type: collect, inputs: [dec]}
-`, sink)
-	if len(errs.Fatal()) > 0 {
-		t.Fatal(errs)
-	}
-	if err := p.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	st, _ := p.Status().Component("dec")
+`)
 	frames := 40 + 4 + 12 + 2 + 1 + 1 + 23 + 1
 	if st.EventsIn != uint64(frames) || len(sink.pkts) != frames {
 		t.Errorf("in %d, sink got %d; want %d each", st.EventsIn, len(sink.pkts), frames)
