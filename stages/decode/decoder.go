@@ -58,7 +58,7 @@ type Options struct {
 	VXLANPort uint16
 }
 
-// Stats are a Decoder's cumulative fragment counters.
+// Stats are a Decoder's cumulative fragment, length and tunnel counters.
 type Stats struct {
 	// Fragments is the number of IP fragments decoded (first and later).
 	Fragments uint64
@@ -73,8 +73,8 @@ type Stats struct {
 	// UDP length is longer than the IP payload. Such frames are still
 	// decoded when the headers are all there.
 	LengthMismatch uint64
-	// Tunneled counts the packets decoded from inside a tunnel, by kind
-	// (indexed by the kind's bit number).
+	// Tunneled counts the tunnel layers opened, by kind (indexed by the
+	// kind's bit number): a packet nested two deep counts twice.
 	Tunneled [numTunnels]uint64
 	// TunnelErrors counts tunnel packets whose inner packet is broken or
 	// truncated, and TunnelNotIP those carrying something other than IP
@@ -111,7 +111,7 @@ func NewDecoder(opts Options) *Decoder {
 	return d
 }
 
-// Stats returns the decoder's cumulative fragment counters.
+// Stats returns the decoder's cumulative counters.
 func (d *Decoder) Stats() Stats {
 	s := d.stats
 	s.FragmentEvictions = d.frags.evictions
