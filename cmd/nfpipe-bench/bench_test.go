@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -71,5 +72,28 @@ func TestGroup(t *testing.T) {
 		if got := group(n); got != want {
 			t.Errorf("group(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestFloors measures the floors on a small capture: reading it costs
+// CPU time, and every probed size gives a load time.
+func TestFloors(t *testing.T) {
+	_, file, truth := smallCapture(t)
+	fl, err := measureFloors(file, truth.Packets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl.ReadNS <= 0 || len(fl.Latency) != len(latencySizes) {
+		t.Fatalf("floors %+v", fl)
+	}
+	for _, l := range fl.Latency {
+		if l.NS <= 0 || l.NS > 1e5 {
+			t.Errorf("%d MB: %.1f ns per load", l.MB, l.NS)
+		}
+	}
+	var b strings.Builder
+	fl.print(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) })
+	if !strings.Contains(b.String(), "read() of the capture") || !strings.Contains(b.String(), "64 MB") {
+		t.Errorf("report:\n%s", b.String())
 	}
 }

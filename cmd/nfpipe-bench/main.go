@@ -1,8 +1,9 @@
 // Command nfpipe-bench measures nfpipe end to end on generated captures
 // and prints a table of figures: packets per second and nanoseconds per
 // packet for whole pipelines built from YAML, CPU time and allocations per
-// packet, the same on one core, and the memory each flow costs in the
-// flow table with a million flows open at once.
+// packet, the same on one core, the memory each flow costs in the flow
+// table with a million flows open at once, and the machine's floors:
+// what reading the capture and a load from memory cost here.
 //
 // The captures are generated once into a cache directory (bench-out by
 // default) and reused while their truth files match. Each measurement runs

@@ -62,6 +62,12 @@ func runParent(o options) error {
 		}
 		rep.rss = r
 	}
+	if o.only == "" || strings.Contains("floors", o.only) {
+		logf("measuring the machine's floors: reading the capture, memory latency")
+		if rep.floors, err = measureFloors(file, truth.Packets); err != nil {
+			return err
+		}
+	}
 	rep.total = time.Since(begin)
 	rep.print(os.Stdout)
 	if rep.failed {

@@ -21,6 +21,7 @@ type report struct {
 	rssTruth  *gen.Truth
 	rows      []row
 	rss       *result
+	floors    *floors
 	failed    bool
 	total     time.Duration
 }
@@ -114,6 +115,9 @@ func (rep *report) print(w io.Writer) {
 		p("  %-34s %11s MB %7s MB %14s\n", "resident set (VmRSS)", mb(m.BaseRSS), mb(m.PeakRSS), per(m.BaseRSS, m.PeakRSS))
 		p("  %-34s %25s MB\n", "peak resident set (VmHWM)", mb(m.HWM))
 		p("  large flow tables live outside the Go heap (populated huge-page arenas), so the resident set is the figure\n")
+	}
+	if rep.floors != nil {
+		rep.floors.print(p)
 	}
 	p("\ntotal bench time %s\n", rep.total.Round(time.Second))
 }
