@@ -44,7 +44,8 @@
 # nftun- prefix it uses), overwrites the outputs, and removes its namespaces
 # and stops its servers and relays on exit (trap), also on error or Ctrl-C.
 # Needs: iproute2 ethtool tcpdump tshark curl dnsutils dnsmasq-base
-#        iputils-ping python3 (installed with apt-get when missing).
+#        iputils-ping python3 (installed with apt-get when missing), and
+#        netns.sh next to it (sourced: namespace, server and tcpdump helpers).
 # Traffic only flows between the two namespaces it creates.
 set -euo pipefail
 
@@ -78,75 +79,10 @@ KERNEL=()  # tunnel names made by the kernel
 RELAY=()   # type=name pairs handed to the relay
 SKIPPED=() # "type: reason"
 
-need() {
-	local missing=()
-	command -v ip >/dev/null || missing+=(iproute2)
-	command -v ethtool >/dev/null || missing+=(ethtool)
-	command -v tcpdump >/dev/null || missing+=(tcpdump)
-	command -v tshark >/dev/null || missing+=(tshark)
-	command -v curl >/dev/null || missing+=(curl)
-	command -v dig >/dev/null || missing+=(dnsutils)
-	command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
-	command -v ping >/dev/null || missing+=(iputils-ping)
-	[ -x /usr/bin/python3 ] || missing+=(python3)
-	if [ ${#missing[@]} -gt 0 ]; then
-		apt-get update
-		DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-	fi
-}
-
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	ip netns del "$CLI" 2>/dev/null || true
-	ip netns del "$SRV" 2>/dev/null || true
-	rm -rf "$WORK"
-}
-
-in_cli() { ip netns exec "$CLI" "$@"; }
-in_srv() { ip netns exec "$SRV" "$@"; }
-
-# bg NS CMD... starts CMD in namespace NS in the background and remembers its
-# pid for cleanup (ip netns exec execs CMD, so the pid is the command's).
-bg() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@" &
-	PIDS+=($!)
-}
-
-no_offloads() {
-	ip netns exec "$1" ethtool -K "$2" rx off tx off tso off gso off gro off >/dev/null 2>&1 || true
-}
-
-setup_underlay() {
-	ip netns del "$CLI" 2>/dev/null || true
-	ip netns del "$SRV" 2>/dev/null || true
-	ip netns add "$CLI"
-	ip netns add "$SRV"
-	local ns dev a4 a6
-	for ns in "$CLI" "$SRV"; do
-		# No router solicitations: nothing answers them here.
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.router_solicitations=0
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.router_solicitations=0
-		ip netns exec "$ns" ip link set lo up
-	done
-	ip link add "$VC" netns "$CLI" mtu 1500 type veth peer name "$VS" netns "$SRV" mtu 1500
-	for ns in "$CLI" "$SRV"; do
-		if [ "$ns" = "$CLI" ]; then dev=$VC a4=$A4 a6=$A6; else dev=$VS a4=$B4 a6=$B6; fi
-		no_offloads "$ns" "$dev"
-		ip netns exec "$ns" ip addr add "$a4/24" dev "$dev"
-		ip netns exec "$ns" ip -6 addr add "$a6/64" dev "$dev" nodad
-		ip netns exec "$ns" ip link set "$dev" up
-	done
-	in_cli ping -q -c 1 -W 2 "$B4" >/dev/null
-	in_cli ping -q -6 -c 1 -W 2 "$B6" >/dev/null
-}
+# need, cleanup, in_cli, in_srv, bg_in, no_offloads, netns_pair,
+# learn_neighbours, capture and stop_capture.
+# shellcheck source=SCRIPTDIR/netns.sh
+source "$HERE/netns.sh"
 
 # The userspace relay: one process per namespace, for the tunnel types the
 # kernel lacks. Arguments: local4 remote4 local6 remote6 type=dev...
@@ -331,7 +267,9 @@ setup_tunnels() {
 	for t in "${TUNNELS[@]}"; do
 		read -r name typ n fams args <<<"$t"
 		# $args and subst's output are word lists: unquoted on purpose.
+		# shellcheck disable=SC2046,SC2086
 		if err=$(ip -n "$CLI" link add "$name" type "$typ" $(subst cli $args) 2>&1); then
+			# shellcheck disable=SC2046,SC2086
 			ip -n "$SRV" link add "$name" type "$typ" $(subst srv $args)
 			KERNEL+=("$name")
 			echo "$name: kernel $typ device"
@@ -350,8 +288,8 @@ setup_tunnels() {
 	done
 	write_relay
 	if [ ${#RELAY[@]} -gt 0 ]; then
-		bg "$CLI" /usr/bin/python3 "$WORK/relay.py" "$A4" "$B4" "$A6" "$B6" "${RELAY[@]}"
-		bg "$SRV" /usr/bin/python3 "$WORK/relay.py" "$B4" "$A4" "$B6" "$A6" "${RELAY[@]}"
+		bg_in "$CLI" /usr/bin/python3 "$WORK/relay.py" "$A4" "$B4" "$A6" "$B6" "${RELAY[@]}"
+		bg_in "$SRV" /usr/bin/python3 "$WORK/relay.py" "$B4" "$A4" "$B6" "$A6" "${RELAY[@]}"
 		sleep 1
 	fi
 	for t in "${TUNNELS[@]}"; do
@@ -373,7 +311,7 @@ setup_tunnels() {
 start_servers() {
 	mkdir -p "$WORK/www"
 	echo "nfpipe tunnel fixture" >"$WORK/www/index.html"
-	bg "$SRV" /usr/bin/python3 -m http.server --bind :: --directory "$WORK/www" 8080 \
+	bg_in "$SRV" /usr/bin/python3 -m http.server --bind :: --directory "$WORK/www" 8080 \
 		>"$WORK/http.log" 2>&1
 	local t name typ n fams args listen=()
 	for t in "${TUNNELS[@]}"; do
@@ -382,12 +320,12 @@ start_servers() {
 		case $fams in *4*) listen+=("--listen-address=10.78.$n.2") ;; esac
 		case $fams in *6*) listen+=("--listen-address=fd00:78:$n::2") ;; esac
 	done
-	bg "$SRV" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+	bg_in "$SRV" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
 		--user=root --pid-file= --port=53 "${listen[@]}" \
 		--host-record=www.nftun.test,192.0.2.80,2001:db8::80 \
 		--log-facility="$WORK/dns.log"
-	local i addr=${listen[0]#--listen-address=}
-	for i in $(seq 1 50); do
+	local addr=${listen[0]#--listen-address=}
+	for _ in $(seq 1 50); do
 		if in_cli curl -s -o /dev/null "http://$B4:8080/" &&
 			in_srv dig +short +tries=1 +time=1 "@$addr" www.nftun.test >/dev/null; then
 			return 0
@@ -396,27 +334,6 @@ start_servers() {
 	done
 	echo "servers did not come up" >&2
 	exit 1
-}
-
-capture() {
-	local out=$1
-	shift
-	ip netns exec "$CLI" tcpdump -Z root -n -U -s 0 "$@" -w "$out" 2>"$out.log" &
-	TCPDUMP_PID=$!
-	PIDS+=("$TCPDUMP_PID")
-	local i
-	for i in $(seq 1 50); do
-		grep -q "listening on" "$out.log" 2>/dev/null && break
-		sleep 0.1
-	done
-	sleep 0.5
-}
-
-stop_capture() {
-	sleep 1
-	kill -INT "$TCPDUMP_PID"
-	wait "$TCPDUMP_PID" || true
-	cat "$1.log" >&2
 }
 
 # traffic NAME ADDR runs the three exchanges to the server's inner address.
@@ -433,9 +350,11 @@ main() {
 		echo "record-tunnels.sh must run as root (it creates network namespaces)" >&2
 		exit 1
 	fi
-	need
+	need ip:iproute2 ethtool:ethtool tcpdump:tcpdump tshark:tshark curl:curl \
+		dig:dnsutils dnsmasq:dnsmasq-base ping:iputils-ping /usr/bin/python3:python3
 	trap cleanup EXIT
-	setup_underlay
+	netns_pair "$VC" "$VS" "$A4/24 $A6/64" "$B4/24 $B6/64"
+	learn_neighbours "$B4" "$B6"
 	setup_tunnels
 	start_servers
 	# Let the kernels finish their own announcements (MLD reports on the new
@@ -443,7 +362,7 @@ main() {
 	sleep 3
 
 	echo "== recording tunnels.pcap (Ethernet, on $VC)"
-	capture "$WORK/tunnels.pcap" -i "$VC"
+	capture "$WORK/tunnels.pcap" -s 0 -i "$VC"
 	local t name typ n fams args
 	for t in "${TUNNELS[@]}"; do
 		read -r name typ n fams args <<<"$t"
@@ -451,7 +370,7 @@ main() {
 		case $fams in *4*) traffic "$name" "10.78.$n.2" ;; esac
 		case $fams in *6*) traffic "$name" "fd00:78:$n::2" ;; esac
 	done
-	stop_capture "$WORK/tunnels.pcap"
+	stop_capture
 
 	cp "$WORK/tunnels.pcap" "$HERE/tunnels.pcap"
 	/usr/bin/python3 "$HERE/expected-conv.py" --prefix real/ "$HERE/tunnels.pcap" \

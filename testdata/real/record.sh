@@ -28,7 +28,8 @@
 # nfrec- prefix it uses), overwrites the outputs, and removes its namespaces
 # and stops its servers on exit (trap), also on error or Ctrl-C.
 # Needs: iproute2 ethtool tcpdump tshark curl dnsutils dnsmasq-base socat
-#        iputils-ping python3 (installed with apt-get when missing).
+#        iputils-ping python3 (installed with apt-get when missing), and
+#        netns.sh next to it (sourced: namespace, server and tcpdump helpers).
 # Traffic only flows between the two namespaces it creates.
 set -euo pipefail
 
@@ -44,71 +45,10 @@ B6=fd00:77::2
 WORK=$(mktemp -d /tmp/nfrec.XXXXXX)
 PIDS=()
 
-need() {
-	local missing=()
-	command -v ip >/dev/null || missing+=(iproute2)
-	command -v ethtool >/dev/null || missing+=(ethtool)
-	command -v tcpdump >/dev/null || missing+=(tcpdump)
-	command -v tshark >/dev/null || missing+=(tshark)
-	command -v curl >/dev/null || missing+=(curl)
-	command -v dig >/dev/null || missing+=(dnsutils)
-	command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
-	command -v socat >/dev/null || missing+=(socat)
-	command -v ping >/dev/null || missing+=(iputils-ping)
-	[ -x /usr/bin/python3 ] || missing+=(python3)
-	if [ ${#missing[@]} -gt 0 ]; then
-		apt-get update
-		DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-	fi
-}
-
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	ip netns del "$CLI" 2>/dev/null || true
-	ip netns del "$SRV" 2>/dev/null || true
-	rm -rf "$WORK"
-}
-
-in_cli() { ip netns exec "$CLI" "$@"; }
-in_srv() { ip netns exec "$SRV" "$@"; }
-
-# srv_bg CMD... starts a server in nfrec-srv in the background and remembers
-# its pid for cleanup (ip netns exec execs CMD, so the pid is the server's).
-srv_bg() {
-	ip netns exec "$SRV" "$@" &
-	PIDS+=($!)
-}
-
-setup_net() {
-	ip netns del "$CLI" 2>/dev/null || true
-	ip netns del "$SRV" 2>/dev/null || true
-	ip netns add "$CLI"
-	ip netns add "$SRV"
-	local ns dev a4 a6
-	for ns in "$CLI" "$SRV"; do
-		# No router solicitations: nothing answers them here.
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.router_solicitations=0
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.router_solicitations=0
-	done
-	ip link add "$VC" netns "$CLI" mtu 1500 type veth peer name "$VS" netns "$SRV" mtu 1500
-	for ns in "$CLI" "$SRV"; do
-		if [ "$ns" = "$CLI" ]; then dev=$VC a4=$A4 a6=$A6; else dev=$VS a4=$B4 a6=$B6; fi
-		ip netns exec "$ns" ethtool -K "$dev" rx off tx off tso off gso off gro off >/dev/null 2>&1 || true
-		ip netns exec "$ns" ip link set lo up
-		ip netns exec "$ns" ip addr add "$a4/24" dev "$dev"
-		ip netns exec "$ns" ip -6 addr add "$a6/64" dev "$dev" nodad
-		ip netns exec "$ns" ip link set "$dev" up
-	done
-	# Learn neighbours before recording so each recording starts with traffic.
-	in_cli ping -q -c 1 -W 2 "$B4" >/dev/null
-	in_cli ping -q -6 -c 1 -W 2 "$B6" >/dev/null
-}
+# need, cleanup, in_cli, in_srv, bg_in, netns_pair, learn_neighbours,
+# capture and stop_capture.
+# shellcheck source=SCRIPTDIR/netns.sh
+source "$HERE/netns.sh"
 
 start_servers() {
 	mkdir -p "$WORK/www"
@@ -122,18 +62,18 @@ open(sys.argv[1], "wb").write(r.randbytes(1000000))
 open(sys.argv[2], "wb").write(r.randbytes(100000))
 ' "$WORK/www/big.bin" "$WORK/www/medium.bin"
 
-	srv_bg /usr/bin/python3 -m http.server --bind :: --directory "$WORK/www" 8080 \
+	bg_in "$SRV" /usr/bin/python3 -m http.server --bind :: --directory "$WORK/www" 8080 \
 		>"$WORK/http.log" 2>&1
-	srv_bg dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+	bg_in "$SRV" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
 		--user=root --pid-file= --bind-interfaces --port=53 \
 		--listen-address="$B4" --listen-address="$B6" \
 		--host-record=www.nfrec.test,"$B4","$B6" \
 		--txt-record=info.nfrec.test,"nfpipe fixture" \
 		--log-facility="$WORK/dns.log"
-	srv_bg socat UDP6-RECVFROM:7007,ipv6only=0,fork PIPE
+	bg_in "$SRV" socat UDP6-RECVFROM:7007,ipv6only=0,fork PIPE
 	# Reads a line, answers, then closes with SO_LINGER 0: the kernel aborts
 	# the established connection with RST instead of FIN.
-	srv_bg /usr/bin/python3 -c '
+	bg_in "$SRV" /usr/bin/python3 -c '
 import socket, struct
 s = socket.create_server(("::", 7008), family=socket.AF_INET6, dualstack_ipv6=True)
 while True:
@@ -145,8 +85,7 @@ while True:
 '
 
 	# Wait until every server answers.
-	local i
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		if in_cli curl -s -o /dev/null "http://$B4:8080/" &&
 			in_cli dig +short +tries=1 +time=1 "@$B4" www.nfrec.test >/dev/null &&
 			in_srv ss -Hltn "sport = :7008" | grep -q 7008 &&
@@ -157,29 +96,6 @@ while True:
 	done
 	echo "servers did not come up" >&2
 	exit 1
-}
-
-# capture FILE ARGS... starts tcpdump in the client namespace and waits until
-# it is listening. The pid is in TCPDUMP_PID.
-capture() {
-	local out=$1
-	shift
-	ip netns exec "$CLI" tcpdump -Z root -n -U -s 0 "$@" -w "$out" 2>"$out.log" &
-	TCPDUMP_PID=$!
-	PIDS+=("$TCPDUMP_PID")
-	local i
-	for i in $(seq 1 50); do
-		grep -q "listening on" "$out.log" 2>/dev/null && break
-		sleep 0.1
-	done
-	sleep 0.5
-}
-
-stop_capture() {
-	sleep 1
-	kill -INT "$TCPDUMP_PID"
-	wait "$TCPDUMP_PID" || true
-	cat "$1.log" >&2
 }
 
 http_traffic() {
@@ -253,26 +169,30 @@ main() {
 		echo "record.sh must run as root (it creates network namespaces)" >&2
 		exit 1
 	fi
-	need
+	need ip:iproute2 ethtool:ethtool tcpdump:tcpdump tshark:tshark curl:curl \
+		dig:dnsutils dnsmasq:dnsmasq-base socat:socat ping:iputils-ping \
+		/usr/bin/python3:python3
 	trap cleanup EXIT
-	setup_net
+	netns_pair "$VC" "$VS" "$A4/24 $A6/64" "$B4/24 $B6/64"
+	# Learn neighbours before recording so each recording starts with traffic.
+	learn_neighbours "$B4" "$B6"
 	start_servers
 
 	echo "== recording mixed-eth.pcap (Ethernet, on $VC)"
-	capture "$WORK/mixed-eth.pcap" -i "$VC"
+	capture "$WORK/mixed-eth.pcap" -s 0 -i "$VC"
 	http_traffic full
 	udp_traffic full
 	icmp_traffic
 	reset_traffic full
-	stop_capture "$WORK/mixed-eth.pcap"
+	stop_capture
 
 	echo "== recording mixed-sll2.pcap (-i any, LINUX_SLL2)"
-	capture "$WORK/mixed-sll2.pcap" -i any -y LINUX_SLL2
+	capture "$WORK/mixed-sll2.pcap" -s 0 -i any -y LINUX_SLL2
 	http_traffic small
 	udp_traffic small
 	icmp_traffic
 	reset_traffic small
-	stop_capture "$WORK/mixed-sll2.pcap"
+	stop_capture
 
 	local name
 	for name in mixed-eth mixed-sll2; do

@@ -24,7 +24,8 @@
 #
 # Usage (as root, Debian 12): stages/filter/testdata/record-portscan.sh
 # Needs iproute2, ethtool, tcpdump, curl, python3 (apt-get installs missing
-# ones). Traffic only flows between the two namespaces it creates, which
+# ones) and testdata/real/netns.sh (sourced: namespace, server and tcpdump
+# helpers). Traffic only flows between the two namespaces it creates, which
 # are removed on exit.
 set -euo pipefail
 
@@ -35,56 +36,21 @@ SRV=nfscan-srv
 WORK=$(mktemp -d /tmp/nfscan.XXXXXX)
 PIDS=()
 
-need() {
-	local missing=()
-	command -v ip >/dev/null || missing+=(iproute2)
-	command -v ethtool >/dev/null || missing+=(ethtool)
-	command -v tcpdump >/dev/null || missing+=(tcpdump)
-	command -v curl >/dev/null || missing+=(curl)
-	[ -x /usr/bin/python3 ] || missing+=(python3)
-	if [ ${#missing[@]} -gt 0 ]; then
-		apt-get update
-		DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-	fi
-}
+# need, cleanup, in_cli, bg_in, netns_pair, learn_neighbours, capture and
+# stop_capture.
+# shellcheck source=SCRIPTDIR/../../../testdata/real/netns.sh
+source "$HERE/../../../testdata/real/netns.sh"
 
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	ip netns del "$CLI" 2>/dev/null || true
-	ip netns del "$SRV" 2>/dev/null || true
-	rm -rf "$WORK"
-}
-
-in_cli() { ip netns exec "$CLI" "$@"; }
-
-need
+need ip:iproute2 ethtool:ethtool tcpdump:tcpdump curl:curl /usr/bin/python3:python3
 trap cleanup EXIT
-ip netns del "$CLI" 2>/dev/null || true
-ip netns del "$SRV" 2>/dev/null || true
-ip netns add "$CLI"
-ip netns add "$SRV"
-for ns in "$CLI" "$SRV"; do
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.router_solicitations=0
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.router_solicitations=0
-	ip netns exec "$ns" ip link set lo up
-done
-ip link add nfscan-c netns "$CLI" mtu 1500 type veth peer name nfscan-s netns "$SRV" mtu 1500
-in_cli ethtool -K nfscan-c rx off tx off tso off gso off gro off >/dev/null 2>&1 || true
-ip netns exec "$SRV" ethtool -K nfscan-s rx off tx off tso off gso off gro off >/dev/null 2>&1 || true
-for a in 10.78.0.1/24 10.78.0.3/24 10.78.0.5/24; do in_cli ip addr add "$a" dev nfscan-c; done
-for a in fd00:78::1/64 fd00:78::3/64; do in_cli ip -6 addr add "$a" dev nfscan-c nodad; done
-ip netns exec "$SRV" ip addr add 10.78.0.2/24 dev nfscan-s
-ip netns exec "$SRV" ip -6 addr add fd00:78::2/64 dev nfscan-s nodad
-in_cli ip link set nfscan-c up
-ip netns exec "$SRV" ip link set nfscan-s up
+netns_pair nfscan-c nfscan-s \
+	"10.78.0.1/24 10.78.0.3/24 10.78.0.5/24 fd00:78::1/64 fd00:78::3/64" \
+	"10.78.0.2/24 fd00:78::2/64"
 
 mkdir -p "$WORK/www"
 echo "nfpipe port scan fixture" >"$WORK/www/index.html"
-ip netns exec "$SRV" /usr/bin/python3 -m http.server --bind :: --directory "$WORK/www" 8080 >"$WORK/http.log" 2>&1 &
-PIDS+=($!)
-ip netns exec "$SRV" /usr/bin/python3 -c '
+bg_in "$SRV" /usr/bin/python3 -m http.server --bind :: --directory "$WORK/www" 8080 >"$WORK/http.log" 2>&1
+bg_in "$SRV" /usr/bin/python3 -c '
 import selectors, socket
 sel = selectors.DefaultSelector()
 for port in (22, 443):
@@ -94,25 +60,14 @@ while True:
     for key, _ in sel.select():
         c, _ = key.fileobj.accept()
         c.close()
-' &
-PIDS+=($!)
-in_cli ping -q -c 1 -W 2 10.78.0.2 >/dev/null
-in_cli ping -q -6 -c 1 -W 2 fd00:78::2 >/dev/null
-for i in $(seq 1 50); do
+'
+learn_neighbours 10.78.0.2 fd00:78::2
+for _ in $(seq 1 50); do
 	in_cli curl -s -o /dev/null http://10.78.0.2:8080/ && break
 	sleep 0.2
 done
 
-# Started with ip netns exec directly (not through a shell function) so
-# that $! is tcpdump itself and the SIGINT below reaches it.
-ip netns exec "$CLI" tcpdump -Z root -n -U -s 128 -i nfscan-c -w "$OUT" 2>"$WORK/tcpdump.log" &
-TCPDUMP=$!
-PIDS+=("$TCPDUMP")
-for i in $(seq 1 50); do
-	grep -q "listening on" "$WORK/tcpdump.log" 2>/dev/null && break
-	sleep 0.1
-done
-sleep 0.5
+capture "$OUT" -s 128 -i nfscan-c
 
 gets() { for _ in $(seq 1 "$1"); do in_cli curl -sS -o /dev/null http://10.78.0.2:8080/index.html; done; }
 
@@ -142,8 +97,5 @@ gets 2
 echo "waiting 70 seconds of packet time"
 sleep 70
 gets 2
-sleep 1
-kill -INT "$TCPDUMP"
-wait "$TCPDUMP" || true
-cat "$WORK/tcpdump.log" >&2
+stop_capture
 ls -l "$OUT"
